@@ -1,0 +1,7 @@
+"""Shared fixtures live in tests/fixtures/<one concept>.py and are loaded as plugins here."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+]
