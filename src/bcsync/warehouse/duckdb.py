@@ -1,0 +1,99 @@
+"""The embedded default warehouse: a DuckDB file, or an in-memory DuckDB over CSV/Parquet files.
+
+URLs: ``duckdb:///path/file.duckdb`` (relative to the project dir), ``duckdb:////abs/file.duckdb``,
+``duckdb:///:memory:`` or ``duckdb://`` (in memory). Query parameters become DuckDB settings
+(``duckdb:///w.duckdb?memory_limit=2GB``).
+
+A database file is opened read-only, so bcsync never modifies a user's warehouse and several
+readers can share it. Relative file paths in model SQL (``read_csv('data/customers.csv')``)
+resolve against the project dir through DuckDB's ``file_search_path``; the process's working
+directory is never changed.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from bcsync.errors import WarehouseError
+from bcsync.project import ModelConfig
+from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader, model_select
+
+MEMORY = ":memory:"
+
+
+def database_path(url: str, project_dir: Path | None = None) -> str:
+    """The DuckDB database a ``duckdb://`` URL names: an absolute file path or ``:memory:``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc:
+        raise WarehouseError(f"a DuckDB URL names a file, not a host: {url}")
+    path = urllib.parse.unquote(parts.path)
+    if path in ("", "/", f"/{MEMORY}"):
+        return MEMORY
+    # duckdb:///relative.duckdb has path "/relative.duckdb"; duckdb:////abs has "//abs".
+    relative = path[1:]
+    base = project_dir or Path.cwd()
+    return str((base / Path(relative).expanduser()).resolve())
+
+
+class DuckDBWarehouse:
+    """Reads models from DuckDB. One connection; each query runs on its own cursor."""
+
+    dialect = "duckdb"
+
+    def __init__(self, url: str, *, project_dir: Path | None = None) -> None:
+        self.database = database_path(url, project_dir)
+        settings: dict[str, str | bool | int | float | list[str]] = dict(
+            urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)
+        )
+        settings["file_search_path"] = str(project_dir or Path.cwd())
+        in_memory = self.database == MEMORY
+        if not in_memory and not Path(self.database).is_file():
+            raise WarehouseError(
+                f"DuckDB warehouse file not found: {self.database} "
+                f"(use duckdb:///:memory: to query CSV or Parquet files directly)"
+            )
+        try:
+            self._connection = duckdb.connect(
+                self.database, read_only=not in_memory, config=settings
+            )
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open DuckDB warehouse {self.database}: {exc}") from None
+
+    def schema(self, model: ModelConfig, *, sync: str) -> pa.Schema:
+        query = model_select(model, sync=sync, dialect=self.dialect, limit=0)
+        try:
+            schema: pa.Schema = self._connection.cursor().sql(query).to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise _query_failed(sync, exc) from None
+        return schema
+
+    def stream(
+        self, model: ModelConfig, *, sync: str, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> pa.RecordBatchReader:
+        query = model_select(model, sync=sync, dialect=self.dialect)
+        cursor = self._connection.cursor()
+        try:
+            reader = cursor.sql(query).to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            cursor.close()
+            raise _query_failed(sync, exc) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            finally:
+                cursor.close()
+
+        return guarded_reader(reader.schema, batches(), lambda exc: _query_failed(sync, exc))
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _query_failed(sync: str, exc: Exception) -> WarehouseError:
+    return WarehouseError(f"sync '{sync}': model query failed: {exc}")

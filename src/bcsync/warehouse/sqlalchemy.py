@@ -1,0 +1,146 @@
+"""PostgreSQL (and any other SQLAlchemy URL) as a warehouse.
+
+``postgresql://`` and ``postgres://`` use psycopg 3. Rows are read through a server-side cursor
+(``stream_results`` + ``yield_per``), ``batch_rows`` at a time, so memory stays bounded whatever
+the model's size; see ``arrow_rows`` for how columns become Arrow types. The URL's password is
+masked in every message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from bcsync.errors import WarehouseError
+from bcsync.project import ModelConfig
+from bcsync.warehouse.arrow_rows import RowConverter, inferred_converter, postgres_converter
+from bcsync.warehouse.base import (
+    DEFAULT_BATCH_ROWS,
+    guarded_reader,
+    mask_url,
+    model_select,
+    scrub,
+    url_password,
+)
+
+# SQLAlchemy dialect name → sqlglot dialect, for parsing and wrapping model SQL.
+_SQLGLOT_DIALECTS = {
+    "postgresql": "postgres",
+    "sqlite": "sqlite",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "trino": "trino",
+    "databricks": "databricks",
+    "clickhouse": "clickhouse",
+}
+# Rows read to type the columns of drivers that do not describe them (not psycopg).
+_INFER_ROWS = 1_000
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL with psycopg 3 as PostgreSQL's driver when none is named."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+class SqlAlchemyWarehouse:
+    """Reads models through a SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self._masked = mask_url(url)
+        self._password = url_password(url)
+        try:
+            self._engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+            raise WarehouseError(
+                f"cannot open warehouse {self._masked}: {self._clean(exc)}"
+            ) from None
+        self.dialect = _SQLGLOT_DIALECTS.get(self._engine.dialect.name)
+        # SQLAlchemy hands the driver an empty parameter set, so "format"-style drivers (psycopg)
+        # would read a literal % (LIKE 'a%', modulo) as a placeholder: double it.
+        self._escape_percent = self._engine.dialect.paramstyle in ("format", "pyformat")
+        self._described = self._engine.dialect.driver == "psycopg"
+
+    def schema(self, model: ModelConfig, *, sync: str) -> pa.Schema:
+        limit = 0 if self._described else _INFER_ROWS
+        query = self._driver_sql(model_select(model, sync=sync, dialect=self.dialect, limit=limit))
+        with self._connect(sync) as connection:
+            try:
+                result = connection.exec_driver_sql(query)
+                description = result.cursor.description
+                converter = self._converter(description, result.fetchall())
+            except sa_exc.DBAPIError as exc:
+                raise self._query_failed(sync, exc) from None
+        return converter.schema
+
+    def stream(
+        self, model: ModelConfig, *, sync: str, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> pa.RecordBatchReader:
+        query = self._driver_sql(model_select(model, sync=sync, dialect=self.dialect))
+        connection = self._connect(sync)
+        try:
+            options = connection.execution_options(stream_results=True, yield_per=batch_rows)
+            result = options.exec_driver_sql(query)
+            description = result.cursor.description
+            first = result.fetchmany(batch_rows)
+            converter = self._converter(description, first)
+        except sa_exc.DBAPIError as exc:
+            connection.close()
+            raise self._query_failed(sync, exc) from None
+        except BaseException:
+            connection.close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                rows = first
+                while rows:
+                    yield converter.batch(rows)
+                    rows = result.fetchmany(batch_rows)
+            finally:
+                result.close()
+                connection.close()
+
+        return guarded_reader(
+            converter.schema, batches(), lambda exc: self._query_failed(sync, exc)
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _driver_sql(self, query: str) -> str:
+        return query.replace("%", "%%") if self._escape_percent else query
+
+    def _connect(self, sync: str) -> sa.Connection:
+        try:
+            return self._engine.connect()
+        except sa_exc.DBAPIError as exc:
+            raise WarehouseError(
+                f"sync '{sync}': cannot connect to warehouse {self._masked}: {self._clean(exc)}"
+            ) from None
+
+    def _converter(self, description: Any, rows: Any) -> RowConverter:
+        # Read before any fetch: a result whose rows are all fetched lets go of its cursor.
+        if self._described:
+            return postgres_converter(description)
+        return inferred_converter(description, rows)
+
+    def _query_failed(self, sync: str, exc: Exception) -> WarehouseError:
+        return WarehouseError(f"sync '{sync}': model query failed: {self._clean(exc)}")
+
+    def _clean(self, exc: BaseException) -> str:
+        """The driver's own message (not SQLAlchemy's wrapper with SQL and links), scrubbed."""
+        original = getattr(exc, "orig", None) or exc
+        message = str(original).strip()
+        return scrub(message, self._password)
