@@ -1,0 +1,128 @@
+"""Connecting to the run store's database: URL rules, engine setup, read and write transactions.
+
+SQLite (the default, one file under ``.bcsync/``) and PostgreSQL (for teams) are supported.
+
+SQLite needs care to be safe with several processes (a run, ``bcsync runs`` in another shell, the
+web UI): the file is put in WAL mode so readers never wait for a writer, and every *write*
+transaction starts with ``BEGIN IMMEDIATE``, taking the write lock up front. Python's sqlite3
+module otherwise begins lazily, and two transactions that both read and then try to write fail at
+once with "database is locked" instead of waiting their turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from bcsync.errors import StateError
+
+DEFAULT_URL = "sqlite:///.bcsync/state.db"
+# Execution option marking a connection whose transactions write (see the module docstring).
+_WRITE = "bcsync_write"
+# How long a SQLite writer waits for another process's write lock before giving up.
+_SQLITE_BUSY_SECONDS = 30.0
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a ``state.url``; plain ``postgresql://``/``postgres://`` mean the psycopg 3 driver.
+
+    Raises ``StateError`` (never showing a password) for a malformed or unsupported URL.
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise StateError(
+            "state.url is not a database URL; expected sqlite:///PATH or postgresql://…"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgres" or parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise StateError(
+            f"state.url uses {parsed.drivername!r}; the run store supports sqlite and postgresql"
+        )
+    return parsed
+
+
+def create_store_engine(url: str) -> sa.Engine:
+    """An engine for the run store; creates a SQLite file's parent directory."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        # One shared connection, or every checkout would see its own empty database.
+        engine = sa.create_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_SECONDS})
+    _control_sqlite_transactions(engine, wal=not in_memory)
+    return engine
+
+
+def _control_sqlite_transactions(engine: sa.Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand BEGIN over to us (the "begin" hook below); sqlite3 would otherwise begin lazily.
+        dbapi_connection.isolation_level = None
+        if wal:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def _unavailable_as_state_error(engine: sa.Engine) -> Iterator[None]:
+    # The database went away, is locked past the busy timeout, or the disk is full: a fatal
+    # StateError for the engine (classified by class), naming the store without its password.
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise StateError(f"run store {describe(engine)} is unusable: {exc.orig}") from exc
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that will write: committed on success, rolled back on any exception.
+
+    Raises ``StateError`` if the database cannot be reached or stays locked.
+    """
+    with _unavailable_as_state_error(engine), engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only transaction (never takes SQLite's write lock). ``StateError`` as above."""
+    with _unavailable_as_state_error(engine), engine.connect() as conn:
+        yield conn
+
+
+def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing``/``on_conflict_do_update`` (both backends
+    have them, through their own dialect's construct)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def describe(engine: sa.Engine) -> str:
+    """The engine's URL for messages, with any password hidden."""
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,188 @@
+"""Schema migrations of the run store: an ordered, versioned list applied when a store is opened.
+
+Each step has a version number (1, 2, …, with no gaps); ``bcsync_schema_version`` holds one row
+per step applied. Opening a store applies the missing steps in order, all inside one transaction,
+so a failed upgrade leaves the store as it was (both SQLite and PostgreSQL have transactional DDL).
+
+Concurrency: two processes may open the same fresh store at once. On PostgreSQL the migrating
+transaction first takes a transaction-scoped advisory lock; on SQLite it runs under
+``BEGIN IMMEDIATE`` (the database write lock). Either way the second opener waits, then reads the
+version the first one recorded and has nothing left to do — nobody creates a table twice.
+
+Why Alembic's ``Operations`` API (and not its script directory or plain SQLAlchemy DDL): the steps
+are plain functions in this file, versioned by our own table, so there is no ``alembic.ini``,
+``env.py`` or revision file to ship. But ``Operations`` gives the DDL SQLAlchemy Core lacks —
+``add_column`` with a dialect-correct server default, and ``batch_alter_table``, which on SQLite
+performs the copy-and-rename dance that altering or dropping a column needs there. Later steps
+will need those; hand-writing them per dialect is exactly the code a well-kept library should own.
+
+Rules for new steps: never edit a released step; append one. A step must work on SQLite and
+PostgreSQL (use ``ops.batch_alter_table`` for anything beyond adding a column or a table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+
+from bcsync.errors import StateError
+from bcsync.state.schema import UtcDateTime, schema_versions
+
+# Key of the PostgreSQL advisory lock held while migrating ("bcsync" in ASCII).
+_PG_MIGRATION_LOCK = 0x626373796E63
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Operations], None]
+
+
+def _v1_runs_outcomes_locks(ops: Operations) -> None:
+    ops.create_table(
+        "runs",
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("sync", sa.Text, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("started_at", UtcDateTime, nullable=False),
+        sa.Column("finished_at", UtcDateTime),
+        sa.Column("error", sa.Text),
+        *(
+            sa.Column(key, sa.BigInteger, nullable=False)
+            for key in (
+                "queried",
+                "invalid",
+                "added",
+                "changed",
+                "removed",
+                "planned",
+                "succeeded",
+                "rejected",
+                "skipped",
+                "api_calls",
+            )
+        ),
+    )
+    ops.create_index("ix_runs_sync_started", "runs", ["sync", "started_at"])
+    ops.create_index("ix_runs_started", "runs", ["started_at"])
+    ops.create_table(
+        "row_outcomes",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("pk", sa.Text, nullable=False),
+        sa.Column("op", sa.String(16)),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("dest_id", sa.Text),
+    )
+    ops.create_index("ix_row_outcomes_run", "row_outcomes", ["run_id", "outcome"])
+    ops.create_table(
+        "sync_locks",
+        sa.Column("sync", sa.Text, primary_key=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("hostname", sa.Text, nullable=False),
+        sa.Column("acquired_at", UtcDateTime, nullable=False),
+        sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+        sa.Column("lease_expires_at", UtcDateTime, nullable=False),
+        sa.Column("lease_seconds", sa.Float, nullable=False),
+    )
+
+
+def _v2_debugger_alerts_process_identity(ops: Operations) -> None:
+    # Existing runs predate these columns: they were not full resyncs and their process is unknown.
+    ops.add_column(
+        "runs", sa.Column("full_resync", sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    ops.add_column("runs", sa.Column("pid", sa.Integer))
+    ops.add_column("runs", sa.Column("hostname", sa.Text))
+    # Boot id + process start time: tells a live holder from an unrelated process reusing its pid.
+    ops.add_column("sync_locks", sa.Column("process_token", sa.Text))
+    ops.create_table(
+        "api_calls",
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("started_at", UtcDateTime, nullable=False),
+        sa.Column("duration_ms", sa.Float, nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),
+        sa.Column("path", sa.Text, nullable=False),
+        sa.Column("query", sa.Text, nullable=False),
+        sa.Column("request_headers", sa.JSON, nullable=False),
+        sa.Column("request_body", sa.Text),
+        sa.Column("status", sa.Integer),
+        sa.Column("response_headers", sa.JSON, nullable=False),
+        sa.Column("response_body", sa.Text),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("pks", sa.JSON, nullable=False),
+        sa.Column("error", sa.Text),
+    )
+    ops.create_index("ix_api_calls_started", "api_calls", ["started_at"])
+    ops.create_table(
+        "api_call_pks",
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("pk", sa.Text, primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    )
+    ops.create_table(
+        "alert_states",
+        sa.Column("sync", sa.Text, primary_key=True),
+        sa.Column("trigger", sa.String(64), primary_key=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("dedup_key", sa.Text),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Column("last_run_id", sa.String(64)),
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
+    Migration(
+        2, "api calls, alert states, run process identity", _v2_debugger_alerts_process_identity
+    ),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: sa.Connection) -> int:
+    """The store's schema version; 0 for an empty database."""
+    if not sa.inspect(conn).has_table(schema_versions.name):
+        return 0
+    return int(conn.scalar(sa.select(sa.func.max(schema_versions.c.version))) or 0)
+
+
+def migrate(conn: sa.Connection, *, target: int = LATEST_VERSION) -> int:
+    """Apply every missing step up to ``target`` inside the caller's (write) transaction.
+
+    Returns the version the store is at afterwards. Raises ``StateError`` if the store was written
+    by a newer bcsync (its version is above every step known here).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+    schema_versions.create(conn, checkfirst=True)
+    version = current_version(conn)
+    if version > LATEST_VERSION:
+        raise StateError(
+            f"the run store is at schema version {version}, newer than this bcsync knows "
+            f"({LATEST_VERSION}); upgrade bcsync"
+        )
+    ops = Operations(MigrationContext.configure(conn))
+    for step in MIGRATIONS[version:target]:
+        step.apply(ops)
+        conn.execute(
+            schema_versions.insert().values(
+                version=step.version, description=step.description, applied_at=datetime.now(UTC)
+            )
+        )
+        version = step.version
+    return version
