@@ -1,0 +1,12 @@
+"""Alerts (DESIGN §3.7): triggers as a pure state machine, one module per channel.
+
+After each run, call :func:`bcsync.alerts.dispatch.notify_run`. ``bcsync alerts test CHANNEL``
+lives in :mod:`bcsync.alerts.cli`.
+"""
+
+from __future__ import annotations
+
+from bcsync.alerts.delivery import Delivery, RetryPolicy
+from bcsync.alerts.dispatch import notify_run
+
+__all__ = ["Delivery", "RetryPolicy", "notify_run"]
