@@ -1,0 +1,91 @@
+"""The seam between the engine and a destination object (customers, orders).
+
+The engine knows rows, operations and outcomes; an object knows BigCommerce. For each chunk of
+planned rows the engine asks the object to:
+
+1. ``validate_row``  — type and length errors become *invalid* outcomes before anything is sent;
+2. ``resolve``       — decide per row what to do (create / update / skip), matching rows to
+                       existing records (pinned id from the snapshot, or batched look-ups);
+3. ``apply``         — send the operations and return one outcome per operation.
+
+A create left in flight by a crashed run comes back as a row with ``in_doubt=True``; ``resolve``
+first looks it up in BigCommerce (a customer by email, an order by ``external_order_id``) so that
+nothing is ever created twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Op = Literal["create", "update", "clear", "delete"]
+OutcomeStatus = Literal["succeeded", "rejected", "invalid", "skipped"]
+
+
+@dataclass(frozen=True)
+class RowOp:
+    """One write for one model row."""
+
+    pk: str
+    op: Op
+    values: Mapping[str, Any]  # column name -> value (mapped and match columns)
+    row_hash: str | None  # the hash the snapshot takes if the write is confirmed
+    dest_id: str | None = None  # BigCommerce id, known for update / clear / delete
+    in_doubt: bool = False  # a create of this row was in flight when an earlier run died
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What happened to one row in this run."""
+
+    pk: str
+    op: Op | None
+    status: OutcomeStatus
+    dest_id: str | None = None
+    error: str | None = None  # BigCommerce's message, or the reason a row was invalid/skipped
+    row_hash: str | None = None
+    note: str | None = None  # e.g. "required fields left as they are: email"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``resolve``'s answer for a chunk: operations to send and rows settled without a write."""
+
+    ops: list[RowOp] = field(default_factory=list)
+    outcomes: list[RowOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration problem found by ``check``; ``where`` is a key path into the sync config."""
+
+    message: str
+    where: tuple[str | int, ...] = ()
+
+
+class DestinationObject(Protocol):
+    """A BigCommerce object type bcsync can sync into."""
+
+    name: str
+
+    async def prepare(self, column_types: Mapping[str, str]) -> list[Problem]:
+        """Load what the store defines (attributes, statuses…) and report what does not fit the
+        model's columns (``column_types`` maps column name to Arrow type string)."""
+        ...
+
+    def static_problems(self) -> list[Problem]:
+        """Problems visible from the config alone: unknown fields, unsupported mode or match."""
+        ...
+
+    def validate_row(self, values: Mapping[str, Any]) -> str | None:
+        """The reason a row cannot be sent (naming the column), or None if it is valid."""
+        ...
+
+    async def resolve(self, rows: Sequence[RowOp]) -> Decision:
+        """Turn candidate rows (op create/update, dest_id pinned or not) into the writes to send."""
+        ...
+
+    async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
+        """Send the writes; exactly one outcome per op."""
+        ...

@@ -1,0 +1,344 @@
+"""Field catalogues and value conversion for BigCommerce objects.
+
+A mapping's ``field`` is either a native field (``email``, ``billing_address.first_name``) or a
+custom field: ``attributes.<name>`` (customer attribute), ``form_fields.<name>`` (customer form
+field) or ``metafields.<namespace>.<key>``. Values are checked against the field's type and length
+*before* sending, so a bad value is an invalid row that names its column, not a rejected batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import email.utils
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal[
+    "string", "integer", "number", "boolean", "int_list", "json", "date", "money", "rfc2822"
+]
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ValueProblem(ValueError):
+    """A value that cannot become the field's type; the message says why (without the column)."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: Kind
+    min_len: int = 0
+    max_len: int | None = None
+    required: bool = False  # cannot be blank; never cleared
+    create_only: bool = False
+    email: bool = False
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A parsed mapping target."""
+
+    kind: Literal["native", "attribute", "form_field", "metafield"]
+    name: str  # native path, attribute or form field name, or metafield key
+    namespace: str = ""  # metafields only
+
+
+def parse_field(field: str) -> FieldRef:
+    """Split a mapping's ``field`` into its kind and name; ValueError if it is malformed."""
+    head, _, rest = field.partition(".")
+    if head == "attributes" and rest:
+        return FieldRef("attribute", rest)
+    if head == "form_fields" and rest:
+        return FieldRef("form_field", rest)
+    if head == "metafields":
+        namespace, _, key = rest.partition(".")
+        if not namespace or not key:
+            raise ValueError(f"metafield '{field}' must be metafields.<namespace>.<key>")
+        if len(namespace) > 64 or len(key) > 64:
+            raise ValueError(f"metafield '{field}': namespace and key are at most 64 characters")
+        return FieldRef("metafield", key, namespace)
+    return FieldRef("native", field)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, decimal.Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ValueProblem(f"expected text, got {type(value).__name__}")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueProblem("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (float, decimal.Decimal)) and value == int(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ValueProblem(f"expected an integer, got {value!r}")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueProblem("expected a number, got a boolean")
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ValueProblem(f"expected a number, got {value!r}")
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise ValueProblem(f"expected true or false, got {value!r}")
+
+
+def _int_list(value: Any) -> list[int]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueProblem(f"expected a list of integers, got {value!r}") from exc
+    if not isinstance(value, (list, tuple)):
+        raise ValueProblem(f"expected a list of integers, got {value!r}")
+    return [_integer(item) for item in value]
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueProblem(f"expected JSON, got invalid JSON ({exc.msg})") from exc
+    return value
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            pass
+    raise ValueProblem(f"expected a date, got {value!r}")
+
+
+def _money(value: Any) -> str:
+    """Money for the v2 API: a non-negative decimal string with 4 places (the API's own form)."""
+    if isinstance(value, bool):
+        raise ValueProblem("expected an amount, got a boolean")
+    try:
+        amount = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation as exc:
+        raise ValueProblem(f"expected an amount, got {value!r}") from exc
+    if not amount.is_finite() or amount < 0:
+        raise ValueProblem(f"expected a non-negative amount, got {value!r}")
+    return str(amount.quantize(decimal.Decimal("0.0001")))
+
+
+def _rfc2822(value: Any) -> str:
+    """A date for the v2 API: RFC 2822 in UTC (``Tue, 20 Nov 2012 00:00:00 +0000``)."""
+    moment: dt.datetime
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                moment = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueProblem(f"expected a date and time, got {value!r}") from exc
+    else:
+        raise ValueProblem(f"expected a date and time, got {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return email.utils.format_datetime(moment.astimezone(dt.UTC)).replace("-0000", "+0000")
+
+
+def convert(spec: FieldSpec, value: Any) -> Any:
+    """The API value for ``value``; raises ValueProblem. None stays None (the caller decides)."""
+    if value is None:
+        return None
+    if spec.kind == "string":
+        text = _text(value)
+        if spec.email and not EMAIL_RE.match(text.strip()):
+            raise ValueProblem(f"{text!r} is not a valid email address")
+        if spec.email:
+            text = text.strip()
+        if len(text) < spec.min_len:
+            raise ValueProblem(f"must be at least {spec.min_len} characters")
+        if spec.max_len is not None and len(text) > spec.max_len:
+            raise ValueProblem(f"is {len(text)} characters long; the maximum is {spec.max_len}")
+        return text
+    if spec.kind == "integer":
+        return _integer(value)
+    if spec.kind == "number":
+        return _number(value)
+    if spec.kind == "boolean":
+        return _boolean(value)
+    if spec.kind == "int_list":
+        return _int_list(value)
+    if spec.kind == "date":
+        return _date(value)
+    if spec.kind == "money":
+        return _money(value)
+    if spec.kind == "rfc2822":
+        return _rfc2822(value)
+    return _json(value)
+
+
+def set_path(body: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b.c`` in a nested dict, creating the intermediate objects."""
+    parts = path.split(".")
+    node = body
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def column_kind(arrow_type: str) -> str:
+    """A coarse kind for an Arrow type string, to check a column can become a field's type."""
+    lowered = arrow_type.lower()
+    if lowered.startswith(("int", "uint")):
+        return "integer"
+    if lowered.startswith(("double", "float", "decimal", "halffloat")):
+        return "number"
+    if lowered in ("bool", "boolean"):
+        return "boolean"
+    if lowered.startswith(("timestamp", "date")):
+        return "date"
+    if lowered.startswith(("list", "large_list", "struct", "map")):
+        return "json"
+    return "string"
+
+
+_COMPATIBLE: Mapping[str, frozenset[str]] = {
+    "string": frozenset({"string", "integer", "number", "boolean", "date"}),
+    "integer": frozenset({"integer", "number", "string"}),
+    "number": frozenset({"integer", "number", "string"}),
+    "boolean": frozenset({"boolean", "integer", "string"}),
+    "int_list": frozenset({"json", "string"}),
+    "json": frozenset({"json", "string"}),
+    "date": frozenset({"date", "string"}),
+    "money": frozenset({"integer", "number", "string"}),
+    "rfc2822": frozenset({"date", "string"}),
+}
+
+
+def column_fits(field_kind: Kind, arrow_type: str) -> bool:
+    """Whether a column of ``arrow_type`` can plausibly hold a field of ``field_kind``."""
+    return column_kind(arrow_type) in _COMPATIBLE[field_kind]
+
+
+CUSTOMER_FIELDS: Mapping[str, FieldSpec] = {
+    spec.name: spec
+    for spec in (
+        FieldSpec("email", "string", 3, 250, required=True, email=True),
+        FieldSpec("first_name", "string", 1, 100, required=True),
+        FieldSpec("last_name", "string", 1, 100, required=True),
+        FieldSpec("company", "string", 0, 255),
+        FieldSpec("phone", "string", 0, 50),
+        FieldSpec("notes", "string"),
+        FieldSpec("tax_exempt_category", "string", 0, 255),
+        FieldSpec("customer_group_id", "integer"),
+        FieldSpec("accepts_product_review_abandoned_cart_emails", "boolean"),
+        FieldSpec("origin_channel_id", "integer", create_only=True),
+        FieldSpec("channel_ids", "int_list"),
+        FieldSpec("store_credit_amount", "number"),
+        FieldSpec("authentication.force_password_reset", "boolean"),
+        FieldSpec("trigger_account_created_notification", "boolean", create_only=True),
+    )
+}
+
+
+_ADDRESS_PARTS = (
+    "first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip",
+    "country", "country_iso2", "phone", "email",
+)  # fmt: skip
+
+ORDER_FIELDS: Mapping[str, FieldSpec] = {
+    spec.name: spec
+    for spec in (
+        *(FieldSpec(f"billing_address.{part}", "string") for part in _ADDRESS_PARTS),
+        FieldSpec("products", "json", create_only=False),
+        FieldSpec("shipping_addresses", "json"),
+        FieldSpec("fees", "json"),
+        FieldSpec("customer_id", "integer"),
+        FieldSpec("status_id", "integer", required=True),
+        FieldSpec("date_created", "rfc2822", create_only=True),
+        FieldSpec("base_shipping_cost", "money"),
+        FieldSpec("shipping_cost_ex_tax", "money"),
+        FieldSpec("shipping_cost_inc_tax", "money"),
+        FieldSpec("base_handling_cost", "money"),
+        FieldSpec("handling_cost_ex_tax", "money"),
+        FieldSpec("handling_cost_inc_tax", "money"),
+        FieldSpec("base_wrapping_cost", "money"),
+        FieldSpec("wrapping_cost_ex_tax", "money"),
+        FieldSpec("wrapping_cost_inc_tax", "money"),
+        FieldSpec("subtotal_ex_tax", "money"),
+        FieldSpec("subtotal_inc_tax", "money"),
+        FieldSpec("total_ex_tax", "money"),
+        FieldSpec("total_inc_tax", "money"),
+        FieldSpec("discount_amount", "money"),
+        FieldSpec("customer_message", "string"),
+        FieldSpec("staff_notes", "string", 0, 65535),
+        FieldSpec("payment_method", "string"),
+        FieldSpec("payment_provider_id", "string"),
+        FieldSpec("order_is_digital", "boolean"),
+        FieldSpec("items_total", "integer"),
+        FieldSpec("items_shipped", "integer"),
+        FieldSpec("ip_address", "string", 0, 30),
+        FieldSpec("ip_address_v6", "string", 0, 39),
+        FieldSpec("geoip_country", "string"),
+        FieldSpec("geoip_country_iso2", "string", 0, 2),
+        FieldSpec("channel_id", "integer"),
+        FieldSpec("customer_locale", "string"),
+        FieldSpec("ebay_order_id", "string"),
+        FieldSpec("external_source", "string"),
+        FieldSpec("external_order_id", "string"),
+        FieldSpec("external_merchant_id", "string", create_only=True),
+        FieldSpec("default_currency_code", "string", 0, 3, create_only=True),
+    )
+}
+# Money fields that BigCommerce only accepts in pairs.
+ORDER_PAIRS = (
+    ("shipping_cost_ex_tax", "shipping_cost_inc_tax"),
+    ("handling_cost_ex_tax", "handling_cost_inc_tax"),
+    ("wrapping_cost_ex_tax", "wrapping_cost_inc_tax"),
+    ("subtotal_ex_tax", "subtotal_inc_tax"),
+    ("total_ex_tax", "total_inc_tax"),
+)

@@ -1,0 +1,14 @@
+"""Which destination object serves a sync's ``object``."""
+
+from __future__ import annotations
+
+from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.customers import CustomerObject
+from bcsync.destinations.bigcommerce.orders import OrderObject
+from bcsync.project import SyncConfig
+
+
+def object_for(sync: SyncConfig, client: BigCommerceClient) -> CustomerObject | OrderObject:
+    if sync.object == "orders":
+        return OrderObject(sync, client)
+    return CustomerObject(sync, client)

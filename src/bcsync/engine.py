@@ -1,0 +1,493 @@
+"""One sync run from start to end: query, plan, send, checkpoint. Reports through observers only.
+
+A run (DESIGN §3.5):
+
+1. takes the sync's lock in the run store (a lock left by a dead process is taken over);
+2. checks the mappings against the store (attributes, statuses) and the model's columns;
+3. streams the model from the warehouse into the planner, which diffs it against the snapshot;
+4. stops before sending anything if a guard trips (empty model, too many deletes);
+5. sends the added and changed rows in chunks: validate → resolve (match) → mark creates pending
+   in the snapshot → apply → confirm or fail each row in the snapshot and the run store. A crash
+   loses at most the chunk in flight, whose creates the next run settles by reading BigCommerce;
+6. applies the delete behaviour to removed rows, and finishes the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bcsync.alerts import notify_run
+from bcsync.debugger import CallRecorder, prune
+from bcsync.destinations.base import Problem, RowOp, RowOutcome
+from bcsync.destinations.bigcommerce.calls import ApiCall
+from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.objects import object_for
+from bcsync.errors import BcsyncError, ConfigError, GuardError, SyncLockedError
+from bcsync.events import (
+    Event,
+    Observer,
+    Planned,
+    Progress,
+    RunFinished,
+    RunStarted,
+    StatusChanged,
+)
+from bcsync.planner import ChangeSet, plan
+from bcsync.project import ProjectConfig, SyncConfig
+from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
+from bcsync.snapshot import Confirmed, Failed, Snapshot
+from bcsync.state import RowOutcomeRecord, RunStore
+from bcsync.warehouse import open_warehouse
+
+CHUNK_ROWS = 1000
+
+
+def snapshot_path(project_dir: Path, sync: str) -> Path:
+    """Where a sync's snapshot lives."""
+    return project_dir / ".bcsync" / "snapshots" / f"{sync}.duckdb"
+
+
+@dataclass
+class _Tally:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    api_calls: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    recorder: CallRecorder | None = None
+
+    def on_call(self, call: ApiCall) -> None:
+        self.api_calls += 1
+        if self.recorder is not None:
+            self.recorder(call)
+
+
+class Engine:
+    """Runs, plans and checks the syncs of one project."""
+
+    def __init__(self, config: ProjectConfig, *, observers: Sequence[Observer] = ()) -> None:
+        self.config = config
+        self.observers = list(observers)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        for observer in self.observers:
+            observer(event)
+
+    def _sync(self, name: str) -> SyncConfig:
+        try:
+            return self.config.syncs[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.syncs)) or "none"
+            raise ConfigError(f"no sync named '{name}' (defined: {known})") from None
+
+    def open_store(self) -> RunStore:
+        return RunStore.open(self.config.resolve_url(self.config.state.url))
+
+    def _client(self, sync: SyncConfig, on_call: Any = None) -> BigCommerceClient:
+        destination = self.config.destinations[sync.destination]
+        return BigCommerceClient(
+            api_url=destination.api_url,
+            store_hash=destination.store_hash,
+            access_token=destination.access_token.get_secret_value(),
+            on_call=on_call,
+        )
+
+    def _located(self, sync: SyncConfig, problems: Sequence[Problem]) -> list[str]:
+        lines = []
+        for problem in problems:
+            where = self.config.locate("syncs", sync.name, *problem.where)
+            lines.append(f"{where}: sync '{sync.name}': {problem.message}")
+        return lines
+
+    def _columns(self, sync: SyncConfig) -> list[str]:
+        columns: list[str] = []
+        if sync.match is not None and sync.mode != "insert":
+            columns.append(sync.match.column)
+        for mapping in sync.mappings:
+            if mapping.column not in columns:
+                columns.append(mapping.column)
+        return columns
+
+    # -- check -------------------------------------------------------------------------------
+
+    def check(self, names: Sequence[str] | None = None) -> list[CheckReport]:
+        """Validate config, warehouse, credentials and mappings of the given syncs (all if None)."""
+        selected = list(names) if names else sorted(self.config.syncs)
+        return [asyncio.run(self._check_one(self._sync(name))) for name in selected]
+
+    async def _check_one(self, sync: SyncConfig) -> CheckReport:
+        async with self._client(sync) as client:
+            obj = object_for(sync, client)
+            problems = self._located(sync, obj.static_problems())
+            try:
+                column_types = self._column_types(sync)
+                missing = [
+                    c
+                    for c in [*self._columns(sync), sync.model.primary_key]
+                    if c not in column_types
+                ]
+                for column in missing:
+                    problems.append(
+                        f"{self.config.locate('syncs', sync.name, 'mappings')}: sync "
+                        f"'{sync.name}': column '{column}' is not in the model (columns: "
+                        f"{', '.join(column_types)})"
+                    )
+                await client.request("GET", obj.probe_path, params={"limit": "1"})
+                problems += self._located(sync, await obj.prepare(column_types, dry_run=True))
+            except BcsyncError as exc:
+                problems.append(f"sync '{sync.name}': {exc}")
+        return CheckReport(sync.name, tuple(problems))
+
+    def _column_types(self, sync: SyncConfig) -> dict[str, str]:
+        warehouse = open_warehouse(
+            self.config.resolve_url(self.config.warehouse.url), project_dir=self.config.project_dir
+        )
+        try:
+            schema = warehouse.schema(sync.model, sync=sync.name)
+        finally:
+            warehouse.close()
+        return {f.name: str(f.type) for f in schema}
+
+    # -- plan --------------------------------------------------------------------------------
+
+    def plan(self, name: str) -> PlanResult:
+        """What the next run would do. Reads the warehouse and the store; writes nothing."""
+        return asyncio.run(self._plan(self._sync(name)))
+
+    async def _plan(self, sync: SyncConfig) -> PlanResult:
+        async with self._client(sync) as client:
+            obj = object_for(sync, client)
+            problems = obj.static_problems()
+            column_types = self._column_types(sync)
+            problems += await obj.prepare(column_types, dry_run=True)
+            if problems:
+                raise ConfigError("\n".join(self._located(sync, problems)))
+            with self._changes(sync, full_resync=False) as (changes, snapshot):
+                counts = dict.fromkeys(COUNT_KEYS, 0)
+                counts.update({k: v for k, v in changes.counts.to_json().items() if k in counts})
+                operations = dict.fromkeys(("create", "update", "clear", "delete", "skip"), 0)
+                invalid = [
+                    {"pk": r.pk, "reason": r.reason}
+                    for chunk in changes.invalid(chunk=CHUNK_ROWS)
+                    for r in chunk
+                ]
+                lookups = 0
+                for kind in ("added", "changed"):
+                    for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
+                        for row in chunk:
+                            reason = obj.validate_row(row.values)
+                            if reason:
+                                invalid.append({"pk": row.pk, "reason": reason})
+                                continue
+                            op, lookup = obj.predict(kind, row.entry.dest_id if row.entry else None)
+                            operations[op] += 1
+                            lookups += lookup
+                removed_op = {"nothing": "skip", "clear": "clear", "delete": "delete"}
+                operations[removed_op[sync.on_delete]] += counts["removed"]
+                counts["invalid"] = len(invalid)
+                counts["planned"] = sum(v for k, v in operations.items() if k != "skip")
+                calls = obj.estimate_calls(operations, lookups)
+                snapshot.close()
+        per_second = client.governor.sustainable_rate()
+        return PlanResult(
+            sync.name,
+            counts,
+            operations,
+            calls,
+            calls / per_second if per_second else 0.0,
+            invalid,
+        )
+
+    @contextlib.contextmanager
+    def _changes(
+        self, sync: SyncConfig, *, full_resync: bool
+    ) -> Iterator[tuple[ChangeSet, Snapshot]]:
+        warehouse = open_warehouse(
+            self.config.resolve_url(self.config.warehouse.url), project_dir=self.config.project_dir
+        )
+        snapshot = Snapshot(snapshot_path(self.config.project_dir, sync.name))
+        try:
+            reader = warehouse.stream(sync.model, sync=sync.name)
+            changes = plan(
+                reader,
+                snapshot,
+                primary_key=sync.model.primary_key,
+                columns=self._columns(sync),
+                full_resync=full_resync,
+            )
+            with changes:
+                yield changes, snapshot
+        finally:
+            snapshot.close()
+            warehouse.close()
+
+    # -- run ---------------------------------------------------------------------------------
+
+    def run(
+        self, name: str, *, full_resync: bool = False, override_guards: bool = False
+    ) -> RunResult:
+        """Run one sync to the end; never raises for a failed run (the result says failed)."""
+        sync = self._sync(name)
+        store = self.open_store()
+        try:
+            result = asyncio.run(self._run(sync, store, full_resync, override_guards))
+            # Alerts go out after the run is recorded; a channel that fails never fails the run.
+            notify_run(self.config, store, result)
+            return result
+        finally:
+            store.close()
+
+    async def _run(
+        self, sync: SyncConfig, store: RunStore, full_resync: bool, override_guards: bool
+    ) -> RunResult:
+        run_id = store.start_run(sync.name, full_resync=full_resync)
+        destination = self.config.destinations[sync.destination]
+        tally = _Tally(
+            recorder=CallRecorder(
+                store,
+                run_id,
+                secret=destination.access_token.get_secret_value(),
+                max_body_bytes=self.config.debugger.max_body_bytes,
+            )
+        )
+        prune(store, self.config.debugger.retention_days)
+        self._emit(RunStarted(sync.name, run_id))
+        status, error = "failed", None
+        locked = False
+        try:
+            store.acquire_lock(sync.name, run_id)
+            locked = True
+            status = await self._sync_rows(sync, store, run_id, tally, full_resync, override_guards)
+        except SyncLockedError as exc:
+            error = str(exc)
+        except BcsyncError as exc:
+            error = str(exc)
+        except Exception as exc:  # an unexpected failure still ends the run as failed
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            if tally.recorder is not None:
+                tally.recorder.flush()
+            store.finish_run(
+                run_id, status, counts=tally.counts, api_calls=tally.api_calls, error=error
+            )
+            if locked:
+                store.release_lock(sync.name, run_id)
+        record = store.get_run(run_id)
+        result = RunResult(
+            run_id=run_id,
+            sync=sync.name,
+            status=status,
+            started_at=record.started_at.isoformat() if record else "",
+            finished_at=record.finished_at.isoformat() if record and record.finished_at else None,
+            error=error,
+            counts=dict(tally.counts),
+            api_calls=tally.api_calls,
+            rejected_rows=tally.rejected,
+            invalid_rows=tally.invalid,
+        )
+        self._emit(RunFinished(result))
+        return result
+
+    async def _sync_rows(
+        self,
+        sync: SyncConfig,
+        store: RunStore,
+        run_id: str,
+        tally: _Tally,
+        full_resync: bool,
+        override_guards: bool,
+    ) -> str:
+        async with self._client(sync, tally.on_call) as client:
+            obj = object_for(sync, client)
+            problems = obj.static_problems()
+            self._set_status(store, sync, run_id, "querying")
+            column_types = self._column_types(sync)
+            problems += await obj.prepare(column_types, dry_run=False)
+            if problems:
+                raise ConfigError("\n".join(self._located(sync, problems)))
+            self._set_status(store, sync, run_id, "planning")
+            with self._changes(sync, full_resync=full_resync) as (changes, snapshot):
+                counts = changes.counts.to_json()
+                for key in ("queried", "added", "changed", "removed"):
+                    tally.counts[key] = int(counts.get(key, 0))
+                self._guard(sync, changes, snapshot, override_guards)
+                removed = 0 if full_resync else tally.counts["removed"]
+                total = tally.counts["added"] + tally.counts["changed"] + removed
+                tally.counts["planned"] = total
+                self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
+                self._set_status(store, sync, run_id, "syncing")
+                for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):
+                    invalid = [
+                        RowOutcome(r.pk or "", None, "invalid", error=r.reason)
+                        for r in invalid_rows
+                    ]
+                    self._record(store, snapshot, run_id, tally, invalid)
+                done = 0
+                for kind in ("added", "changed"):
+                    for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
+                        outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
+                        self._record(store, snapshot, run_id, tally, outcomes)
+                        done += len(chunk)
+                        self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
+                for entries in changes.obsolete(chunk=CHUNK_ROWS):
+                    snapshot.forget([e.pk for e in entries])  # never reached BigCommerce
+                if not full_resync:
+                    for entries in changes.removed(chunk=CHUNK_ROWS):
+                        outcomes = await self._remove_chunk(sync, obj, snapshot, entries)
+                        self._record(store, snapshot, run_id, tally, outcomes)
+                        done += len(entries)
+                        self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
+                store.heartbeat(sync.name, run_id)
+        if tally.counts["rejected"] or tally.counts["invalid"]:
+            return "warning"
+        return "success"
+
+    def _set_status(self, store: RunStore, sync: SyncConfig, run_id: str, status: str) -> None:
+        store.set_status(run_id, status)
+        self._emit(StatusChanged(sync.name, run_id, status))
+
+    def _guard(
+        self, sync: SyncConfig, changes: ChangeSet, snapshot: Snapshot, override: bool
+    ) -> None:
+        owned = snapshot.count()
+        if override or owned == 0:
+            return
+        if changes.counts.queried == 0:
+            raise GuardError(
+                f"the model of sync '{sync.name}' returned no rows while {owned} records are "
+                "synced; refusing to continue (pass --override-guards if this is intended)"
+            )
+        removed = changes.counts.removed
+        if sync.on_delete != "nothing" and removed > sync.max_delete_fraction * owned:
+            verb = "delete" if sync.on_delete == "delete" else "clear"
+            raise GuardError(
+                f"sync '{sync.name}' would {verb} {removed} of {owned} records "
+                f"({removed / owned:.0%}), more than max_delete_fraction "
+                f"{sync.max_delete_fraction:.0%}; refusing to continue (pass --override-guards "
+                "if this is intended)"
+            )
+
+    async def _send_chunk(
+        self, obj: Any, snapshot: Snapshot, kind: str, chunk: Sequence[Any]
+    ) -> list[RowOutcome]:
+        outcomes: list[RowOutcome] = []
+        candidates: list[RowOp] = []
+        for row in chunk:
+            reason = obj.validate_row(row.values)
+            if reason:
+                outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))
+                continue
+            entry = row.entry
+            candidates.append(
+                RowOp(
+                    pk=row.pk,
+                    op="create" if kind == "added" else "update",
+                    values=row.values,
+                    row_hash=row.row_hash,
+                    dest_id=entry.dest_id if entry is not None else None,
+                    in_doubt=entry is not None and entry.pending_op == "create",
+                )
+            )
+        decision = await obj.resolve(candidates)
+        outcomes.extend(decision.outcomes)
+        creates = [(op.pk, "create") for op in decision.ops if op.op == "create"]
+        if creates:
+            snapshot.mark_pending(creates)  # in doubt until confirmed: settled by a look-up
+        outcomes.extend(await obj.apply(decision.ops))
+        return outcomes
+
+    async def _remove_chunk(
+        self, sync: SyncConfig, obj: Any, snapshot: Snapshot, entries: Sequence[Any]
+    ) -> list[RowOutcome]:
+        if sync.on_delete == "nothing":
+            return [
+                RowOutcome(e.pk, None, "succeeded", e.dest_id, note="left in BigCommerce")
+                for e in entries
+            ]
+        op = "delete" if sync.on_delete == "delete" else "clear"
+        ops = [RowOp(e.pk, op, {}, None, e.dest_id) for e in entries]  # type: ignore[arg-type]
+        return list(await obj.apply(ops))
+
+    def _record(
+        self,
+        store: RunStore,
+        snapshot: Snapshot,
+        run_id: str,
+        tally: _Tally,
+        outcomes: Sequence[RowOutcome],
+    ) -> None:
+        """Checkpoint one chunk: snapshot first (what BigCommerce holds), then the run store."""
+        confirmed: list[Confirmed] = []
+        failed: list[Failed] = []
+        forgotten: list[str] = []
+        for outcome in outcomes:
+            if outcome.status == "succeeded" and outcome.op in ("delete", "clear", None):
+                forgotten.append(outcome.pk)
+            elif outcome.status == "succeeded" or (
+                outcome.status == "skipped" and outcome.dest_id is not None
+            ):
+                confirmed.append(Confirmed(outcome.pk, outcome.row_hash or "", outcome.dest_id))
+            elif outcome.status == "rejected":
+                failed.append(Failed(outcome.pk, outcome.error or "", outcome.dest_id))
+            key = {"succeeded": "succeeded", "rejected": "rejected", "skipped": "skipped"}.get(
+                outcome.status
+            )
+            if key:
+                tally.counts[key] += 1
+            if outcome.status == "rejected":
+                tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
+            elif outcome.status == "invalid":
+                tally.counts["invalid"] += 1
+                tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
+        if confirmed:
+            snapshot.confirm(confirmed)
+        if failed:
+            snapshot.fail(failed)
+        if forgotten:
+            snapshot.forget(forgotten)
+        if tally.recorder is not None:
+            tally.recorder.flush()
+        store.add_outcomes(
+            run_id,
+            [
+                RowOutcomeRecord(
+                    pk=o.pk,
+                    op=o.op,
+                    outcome=o.status,
+                    error=o.error or o.note,
+                    dest_id=o.dest_id,
+                )
+                for o in outcomes
+            ],
+        )
+
+
+class Project:
+    """The Python API: ``bcsync.load_project(path).run("vip_customers")``."""
+
+    def __init__(self, config: ProjectConfig, observers: Sequence[Observer] = ()) -> None:
+        self.config = config
+        self.engine = Engine(config, observers=observers)
+
+    def check(self, names: Sequence[str] | None = None) -> list[CheckReport]:
+        return self.engine.check(names)
+
+    def plan(self, name: str) -> PlanResult:
+        return self.engine.plan(name)
+
+    def run(
+        self, name: str, *, full_resync: bool = False, override_guards: bool = False
+    ) -> RunResult:
+        return self.engine.run(name, full_resync=full_resync, override_guards=override_guards)
+
+
+def load_project(path: Path | str | None = None, observers: Sequence[Observer] = ()) -> Project:
+    from bcsync.project import load_config
+
+    return Project(load_config(path), observers)

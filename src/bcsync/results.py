@@ -1,0 +1,84 @@
+"""Values the engine returns: a run's result, a plan, a check report. JSON shapes of DESIGN §1.2."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNT_KEYS = (
+    "queried",
+    "invalid",
+    "added",
+    "changed",
+    "removed",
+    "planned",
+    "succeeded",
+    "rejected",
+    "skipped",
+)
+OPERATION_KEYS = ("create", "update", "clear", "delete", "skip")
+MAX_LISTED_ROWS = 100
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    sync: str
+    status: str  # success | warning | failed | cancelled | interrupted
+    started_at: str
+    finished_at: str | None
+    error: str | None
+    counts: Mapping[str, int]
+    api_calls: int
+    rejected_rows: Sequence[Mapping[str, Any]] = ()
+    invalid_rows: Sequence[Mapping[str, Any]] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.status in ("failed", "cancelled", "interrupted") else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "sync": self.sync,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "counts": {key: int(self.counts.get(key, 0)) for key in COUNT_KEYS},
+            "api_calls": self.api_calls,
+            "rejected_rows": [dict(r) for r in self.rejected_rows[:MAX_LISTED_ROWS]],
+            "invalid_rows": [dict(r) for r in self.invalid_rows[:MAX_LISTED_ROWS]],
+        }
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    sync: str
+    counts: Mapping[str, int]
+    operations: Mapping[str, int]
+    estimated_api_calls: int
+    estimated_seconds: float
+    invalid_rows: Sequence[Mapping[str, Any]] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sync": self.sync,
+            "counts": {key: int(self.counts.get(key, 0)) for key in COUNT_KEYS},
+            "operations": {key: int(self.operations.get(key, 0)) for key in OPERATION_KEYS},
+            "estimated_api_calls": self.estimated_api_calls,
+            "estimated_seconds": round(self.estimated_seconds, 1),
+        }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Problems found for one sync (``sync`` is None for project-wide checks)."""
+
+    sync: str | None
+    problems: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

@@ -1,0 +1,363 @@
+"""Customer syncs end to end: warehouse → planner → engine → client → emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.fixtures.projects import SyncProject
+
+UPSERT_BY_EMAIL = """\
+customers:
+  destination: store
+  object: customers
+  model:
+    table: customers
+    primary_key: customer_key
+  mode: upsert
+  match: {column: email, field: email}
+  mappings:
+    - {column: email, field: email}
+    - {column: first_name, field: first_name}
+    - {column: last_name, field: last_name}
+    - {column: phone, field: phone}
+    - {column: tier, field: "attributes.Loyalty Tier"}
+  create_missing_attributes: true
+"""
+
+
+def customer(n: int, **overrides: Any) -> dict[str, Any]:
+    row = {
+        "customer_key": n,
+        "email": f"user{n}@example.com",
+        "first_name": f"First{n}",
+        "last_name": f"Last{n}",
+        "phone": f"555-{n:04d}",
+        "tier": "gold" if n % 2 else "silver",
+    }
+    row.update(overrides)
+    return row
+
+
+def store_customers(emulator: Any) -> dict[str, dict[str, Any]]:
+    return {c["email"].lower(): c for c in emulator.dump()["customers"]}
+
+
+def diff(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
+    keys = set(after["by_endpoint"]) | set(before["by_endpoint"])
+    out = {k: after["by_endpoint"].get(k, 0) - before["by_endpoint"].get(k, 0) for k in keys}
+    return {k: v for k, v in out.items() if v}
+
+
+def test_initial_sync_then_unchanged_rerun_makes_no_calls(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("customers", [customer(n) for n in range(1, 1001)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+
+    first = sync_project.run("customers")
+    assert first.status == "success", first.error
+    assert first.counts["added"] == 1000
+    assert first.counts["succeeded"] == 1000
+    stats = emulator.stats()["by_endpoint"]
+    assert stats["POST /v3/customers"] == 100  # 10 customers a request, not 1 000 requests
+    assert stats["PUT /v3/customers/attribute-values"] == 100
+    assert stats["GET /v3/customers"] == 20  # email:in look-ups, 50 emails each
+    held = store_customers(emulator)
+    assert len(held) == 1000
+    assert held["user7@example.com"]["first_name"] == "First7"
+    tier_values = {a["attribute_value"] for a in held["user7@example.com"]["attributes"]}
+    assert tier_values == {"gold"}
+
+    before = emulator.stats()
+    second = sync_project.run("customers")
+    assert second.status == "success"
+    assert second.counts["added"] == second.counts["changed"] == 0
+    after = emulator.stats()
+    changed = diff(after, before)
+    assert not {k: v for k, v in changed.items() if k != "GET /v3/customers/attributes"}
+    assert second.api_calls == changed.get("GET /v3/customers/attributes", 0)
+
+
+def test_changed_email_updates_the_same_customer(sync_project: SyncProject, emulator: Any) -> None:
+    sync_project.load("customers", [customer(1), customer(2)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    assert sync_project.run("customers").status == "success"
+    original_id = store_customers(emulator)["user1@example.com"]["id"]
+
+    sync_project.load("customers", [customer(1, email="renamed@example.com"), customer(2)])
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert result.counts["changed"] == 1
+    held = store_customers(emulator)
+    assert len(held) == 2
+    assert held["renamed@example.com"]["id"] == original_id
+    assert "user1@example.com" not in held
+
+
+def test_upsert_matches_existing_customer_case_insensitively(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    with emulator.client() as http:
+        response = http.post(
+            "/v3/customers",
+            json=[{"email": "Existing@Example.com", "first_name": "Old", "last_name": "Name"}],
+        )
+        assert response.status_code in (200, 201)
+    sync_project.load("customers", [customer(1, email="existing@example.COM")])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    held = emulator.dump()["customers"]
+    assert len(held) == 1
+    assert held[0]["first_name"] == "First1"
+    assert emulator.stats()["by_endpoint"].get("POST /v3/customers", 0) == 1  # only the setup
+
+
+def test_insert_mode_duplicate_email_is_rejected_and_others_land(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    with emulator.client() as http:
+        http.post(
+            "/v3/customers",
+            json=[{"email": "user5@example.com", "first_name": "Taken", "last_name": "Already"}],
+        )
+    sync_project.load("customers", [customer(n) for n in range(1, 11)])
+    sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert"))
+    result = sync_project.run("customers")
+    assert result.status == "warning"
+    assert result.counts["succeeded"] == 9
+    assert result.counts["rejected"] == 1
+    [rejected] = result.rejected_rows
+    assert rejected["pk"] == "5"
+    assert rejected["op"] == "create"
+    assert "email" in rejected["error"].lower()
+    held = store_customers(emulator)
+    assert len(held) == 10
+    assert held["user5@example.com"]["first_name"] == "Taken"
+
+
+def test_update_mode_without_match_skips(sync_project: SyncProject, emulator: Any) -> None:
+    with emulator.client() as http:
+        http.post(
+            "/v3/customers",
+            json=[{"email": "user1@example.com", "first_name": "Old", "last_name": "Name"}],
+        )
+    sync_project.load("customers", [customer(1), customer(2)])
+    sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: update"))
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert result.counts["succeeded"] == 1
+    assert result.counts["skipped"] == 1
+    held = store_customers(emulator)
+    assert set(held) == {"user1@example.com"}
+    assert held["user1@example.com"]["first_name"] == "First1"
+
+
+def test_invalid_rows_name_their_column_and_good_rows_land(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    rows = [
+        customer(1),
+        customer(2, email="not-an-email"),
+        customer(3, phone="5" * 51),
+        customer(4),
+        customer(4, first_name="Twin"),
+        customer(5, customer_key=None),
+        customer(6, group="gold"),
+        customer(7),
+    ]
+    for row in rows:
+        row.setdefault("group", None)
+    sync_project.load("customers", rows)
+    sync_project.configure(
+        UPSERT_BY_EMAIL.replace(
+            "    - {column: phone, field: phone}\n",
+            "    - {column: phone, field: phone}\n"
+            "    - {column: group, field: customer_group_id}\n",
+        )
+    )
+    result = sync_project.run("customers")
+    assert result.status == "warning"
+    reasons = {row["pk"]: row["reason"] for row in result.invalid_rows}
+    assert "'email'" in reasons["2"] and "valid email" in reasons["2"]
+    assert "'phone'" in reasons["3"] and "50" in reasons["3"]
+    assert "duplicate" in reasons["4"].lower() and "customer_key" in reasons["4"]
+    assert any("null" in r.lower() and "customer_key" in r for pk, r in reasons.items() if not pk)
+    assert "'group'" in reasons["6"] and "integer" in reasons["6"]
+    assert result.counts["invalid"] == 6  # both rows with key 4 are invalid
+    assert set(store_customers(emulator)) == {"user1@example.com", "user7@example.com"}
+
+
+def test_injected_server_errors_and_429s_are_retried(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    emulator.faults(
+        [
+            {"method": "POST", "path": "/v3/customers", "status": 500, "times": 2},
+            {"method": "PUT", "path": "/v3/customers/attribute-values", "status": 429, "times": 2},
+        ]
+    )
+    sync_project.load("customers", [customer(n) for n in range(1, 31)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert len(store_customers(emulator)) == 30
+    by_status = emulator.stats()["by_status"]
+    assert by_status.get("500") == 2 and by_status.get("429") == 2
+
+
+def test_bad_token_fails_the_run_with_exit_code_1(sync_project: SyncProject, emulator: Any) -> None:
+    sync_project.load("customers", [customer(1)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    env_file = sync_project.dir / ".env"
+    env_file.write_text(env_file.read_text().replace(emulator.token, "wrong-token"))
+    completed = sync_project.cli("run", "customers")
+    assert completed.returncode == 1
+    assert "401" in completed.stdout + completed.stderr
+    assert "wrong-token" not in completed.stdout + completed.stderr
+    assert emulator.dump()["customers"] == []
+
+
+def test_lost_create_answer_leaves_no_duplicate(sync_project: SyncProject, emulator: Any) -> None:
+    emulator.faults(
+        [{"method": "POST", "path": "/v3/customers", "drop_after_apply": True, "times": 1}]
+    )
+    sync_project.load("customers", [customer(n) for n in range(1, 26)])
+    sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert"))
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    assert result.counts["succeeded"] == 25
+    emails = [c["email"] for c in emulator.dump()["customers"]]
+    assert len(emails) == len(set(emails)) == 25
+
+
+@pytest.mark.parametrize("on_delete", ["clear", "delete", "nothing"])
+def test_delete_behaviour(sync_project: SyncProject, emulator: Any, on_delete: str) -> None:
+    sync_project.load("customers", [customer(n) for n in range(1, 11)])
+    sync_project.configure(UPSERT_BY_EMAIL + f"  on_delete: {on_delete}\n")
+    assert sync_project.run("customers").status == "success"
+
+    sync_project.load("customers", [customer(n) for n in range(1, 9)])
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert result.counts["removed"] == 2
+    held = store_customers(emulator)
+    if on_delete == "delete":
+        assert set(held) == {f"user{n}@example.com" for n in range(1, 9)}
+        return
+    assert len(held) == 10
+    gone = held["user9@example.com"]
+    if on_delete == "clear":
+        assert gone["phone"] == ""
+        assert gone["attributes"] == []
+        assert gone["first_name"] == "First9"  # required: left as it is
+    else:
+        assert gone["phone"] == "555-0009"
+
+
+def test_guards_stop_mass_deletes_and_empty_models(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("customers", [customer(n) for n in range(1, 11)])
+    sync_project.configure(UPSERT_BY_EMAIL + "  on_delete: delete\n")
+    assert sync_project.run("customers").status == "success"
+
+    sync_project.load("customers", [customer(n) for n in range(1, 4)])
+    before = emulator.stats()
+    result = sync_project.run("customers")
+    assert result.status == "failed"
+    assert "max_delete_fraction" in (result.error or "")
+    assert not [k for k in diff(emulator.stats(), before) if not k.startswith("GET ")]
+    assert len(emulator.dump()["customers"]) == 10
+
+    sync_project.sql("DELETE FROM customers")
+    result = sync_project.run("customers")
+    assert result.status == "failed"
+    assert "no rows" in (result.error or "")
+    assert len(emulator.dump()["customers"]) == 10
+
+    sync_project.load("customers", [customer(n) for n in range(1, 4)])
+    result = sync_project.run("customers", override_guards=True)
+    assert result.status == "success", result.error
+    assert len(emulator.dump()["customers"]) == 3
+
+
+def test_token_is_stored_nowhere(sync_project: SyncProject, emulator: Any) -> None:
+    emulator.faults([{"method": "POST", "path": "/v3/customers", "status": 500, "times": 1}])
+    sync_project.load("customers", [customer(n) for n in range(1, 5)] + [customer(9, email="bad")])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    completed = sync_project.cli("run", "customers")
+    assert completed.returncode == 0, completed.stderr
+    token = emulator.token.encode()
+    for path in (sync_project.dir / ".bcsync").rglob("*"):
+        if path.is_file():
+            assert token not in path.read_bytes(), path
+    assert emulator.token not in completed.stdout + completed.stderr
+
+
+def test_killed_run_resumes_without_duplicates(sync_project: SyncProject, emulator: Any) -> None:
+    import signal
+    import time
+
+    rows = [customer(n) for n in range(1, 1201)]
+    sync_project.load("customers", rows)
+    sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert"))
+    emulator.faults([{"path": "*", "latency_ms": 40, "times": 100000}])
+    process = sync_project.popen("run", "customers")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if emulator.stats()["by_endpoint"].get("POST /v3/customers", 0) >= 25:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    landed = len(emulator.dump()["customers"])
+    assert 0 < landed < 1200, "the run should have been killed midway"
+    emulator.faults([])
+
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows[:3])
+    held = emulator.dump()["customers"]
+    emails = [c["email"] for c in held]
+    assert len(emails) == len(set(emails)) == 1200
+    assert {c["email"] for c in held} == {r["email"] for r in rows}
+    runs = sync_project.cli("runs", "customers", "--json")
+    statuses = [run["status"] for run in json.loads(runs.stdout)["runs"]]
+    assert statuses[0] == "success" and "interrupted" in statuses
+
+
+def test_postgres_as_warehouse_and_run_store(
+    sync_project: SyncProject, emulator: Any, postgres_url: str
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE customers (customer_key int primary key, email text, "
+                "first_name text, last_name text, phone text, tier text)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers VALUES "
+                "(:customer_key, :email, :first_name, :last_name, :phone, :tier)"
+            ),
+            [customer(n) for n in range(1, 21)],
+        )
+    engine.dispose()
+    sync_project.warehouse_url = postgres_url
+    sync_project.state_url = postgres_url
+    sync_project.configure(UPSERT_BY_EMAIL)
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert len(store_customers(emulator)) == 20
+    again = sync_project.run("customers")
+    assert again.counts["added"] == again.counts["changed"] == 0
+    listed = sync_project.cli("runs", "customers", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["runs"]) == 2
