@@ -248,14 +248,13 @@ class Engine:
     ) -> RunResult:
         run_id = store.start_run(sync.name, full_resync=full_resync)
         destination = self.config.destinations[sync.destination]
-        tally = _Tally(
-            recorder=CallRecorder(
-                store,
-                run_id,
-                secret=destination.access_token.get_secret_value(),
-                max_body_bytes=self.config.debugger.max_body_bytes,
-            )
+        recorder = CallRecorder(
+            store,
+            run_id,
+            secret=destination.access_token.get_secret_value(),
+            max_body_bytes=self.config.debugger.max_body_bytes,
         )
+        tally = _Tally(recorder=recorder if self.config.debugger.enabled else None)
         prune(store, self.config.debugger.retention_days)
         self._emit(RunStarted(sync.name, run_id))
         status, error = "failed", None

@@ -179,6 +179,7 @@ class SyncConfig(Frozen):
 
 
 class DebuggerConfig(Frozen):
+    enabled: bool = True  # record every API call of a run; off only to measure its cost
     retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=65_536, ge=0)
 

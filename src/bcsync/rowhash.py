@@ -1,0 +1,218 @@
+r"""Canonical text and row hashes, as DuckDB SQL expressions (vectorised, no Python per row).
+
+The planner decides "changed" by comparing a row's hash with the one stored in the snapshot, so the
+hash must only change when a value that would be sent changes. It is ``md5`` over a canonical text
+built by this module; both are defined here, not by DuckDB's ``hash()``, so they stay the same
+across library versions. Bump ``HASH_SCHEME`` if the canonical form ever changes.
+
+Canonical text of one value (also the text form of a primary key):
+
+- NULL stays NULL (the row encoding below gives it a marker).
+- Integers: decimal digits, ``-`` for negatives.
+- Decimals and floats: an integral value is written like an integer (``1``, ``1.0``, ``1.00`` and
+  ``Decimal('1.00')`` all give ``1``); otherwise decimals drop trailing zeros (``1.50`` → ``1.5``)
+  and floats use the shortest round-trip text (``0.1``). NaN → ``nan``, infinities ``inf``/``-inf``.
+  Known limit: a non-integral float smaller than 1e-4 in magnitude is written with an exponent
+  (``1e-07``) while the same decimal is not (``0.0000001``).
+- Booleans: ``true`` / ``false``. Strings: as they are (no trimming, no case folding).
+- Dates: ``YYYY-MM-DD``. Timestamps: ISO 8601 in UTC with microseconds,
+  ``2024-01-31T08:00:00.000000Z``; a timestamp without time zone is taken to be UTC.
+- UUIDs lower case; blobs as hex; times and intervals as DuckDB writes them.
+- Lists: ``[e1,e2]`` with each element encoded as below. Structs: ``{name=e,...}`` sorted by
+  field name. Maps: entries ``key=value`` sorted. JSON: compact, keys sorted, integral numbers as
+  integers.
+
+A row's canonical text joins one field per hashed column, in the order of the column NAMES, with
+the unit separator (U+001F). A field is the value's canonical text or, for NULL, ``\N``; text that
+may hold any character (strings, JSON, nested values) is escaped first: ``\`` → ``\\`` and U+001F
+→ ``\u``. So NULL, ``""`` and the string ``"NULL"`` all differ and no value can imitate a field
+boundary. Neither the model's column order nor the order of the mappings changes a hash; adding or
+removing a hashed column changes every hash (the new field must be sent). Nested values use a
+length-prefixed form inside: ``<byte length>:<text>`` per element, ``~`` for NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from duckdb.sqltypes import DuckDBPyType
+
+HASH_SCHEME = "bcsync-row-v1"
+NULL_MARKER = "\\N"
+NESTED_NULL = "~"
+
+_INTEGERS = {
+    "tinyint",
+    "smallint",
+    "integer",
+    "bigint",
+    "hugeint",
+    "utinyint",
+    "usmallint",
+    "uinteger",
+    "ubigint",
+    "uhugeint",
+}
+_TIMESTAMPS = {"timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns"}
+# Types whose canonical text is made of digits, signs, letters and punctuation only: never a
+# backslash or the field separator, so it needs no escaping.
+_PLAIN_TEXT = (
+    _INTEGERS
+    | _TIMESTAMPS
+    | {
+        "boolean",
+        "decimal",
+        "float",
+        "double",
+        "date",
+        "timestamp with time zone",
+        "time",
+        "uuid",
+        "blob",
+        "interval",
+    }
+)
+_ISO_UTC = "'%Y-%m-%dT%H:%M:%S.%fZ'"
+# A double this large is still an exact integer, and HUGEINT holds it.
+_HUGEINT_SAFE = "1e38"
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """``text`` as a DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def is_json(dtype: DuckDBPyType) -> bool:
+    return str(dtype) == "JSON"
+
+
+def canonical_sql(expr: str, dtype: DuckDBPyType, depth: int = 0) -> str:
+    """A VARCHAR SQL expression giving the canonical text of ``expr`` (NULL when it is NULL)."""
+    kind = dtype.id
+    var = f"e{depth}"  # list comprehension variable, unique per nesting level
+    if is_json(dtype):
+        # Already canonical: the planner rewrites JSON columns with canonical_json() as they stream.
+        return f"CAST({expr} AS VARCHAR)"
+    if kind == "varchar":
+        return f"CAST({expr} AS VARCHAR)"
+    if kind == "boolean":
+        return f"CASE WHEN {expr} THEN 'true' WHEN NOT {expr} THEN 'false' END"
+    if kind in _INTEGERS:
+        return f"CAST({expr} AS VARCHAR)"
+    if kind == "decimal":
+        scale = dict(dtype.children)["scale"]  # an int
+        if scale == 0:
+            return f"CAST({expr} AS VARCHAR)"
+        # A decimal with scale > 0 always prints a '.', so trimming zeros then the dot is safe.
+        return f"rtrim(rtrim(CAST({expr} AS VARCHAR), '0'), '.')"
+    if kind in ("float", "double"):
+        x = f"CAST({expr} AS DOUBLE)"
+        return (
+            f"CASE WHEN isfinite({x}) AND {x} = trunc({x}) AND abs({x}) < {_HUGEINT_SAFE} "
+            f"THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) ELSE lower(CAST({x} AS VARCHAR)) END"
+        )
+    if kind == "date":
+        return f"strftime({expr}, '%Y-%m-%d')"
+    if kind in _TIMESTAMPS:
+        return f"strftime(CAST({expr} AS TIMESTAMP), {_ISO_UTC})"
+    if kind == "timestamp with time zone":
+        return f"strftime(timezone('UTC', {expr}), {_ISO_UTC})"
+    if kind == "blob":
+        return f"hex({expr})"
+    if kind == "uuid":
+        return f"lower(CAST({expr} AS VARCHAR))"
+    if kind in ("list", "array"):
+        element = encoded_sql(canonical_sql(var, _child(dtype, "child"), depth + 1))
+        return f"'[' || array_to_string([{element} for {var} in {expr}], ',') || ']'"
+    if kind == "struct":
+        names = sorted(str(name) for name, _ in dtype.children)
+        parts = [
+            f"{quote_literal(name + '=')} || "
+            + encoded_sql(
+                canonical_sql(
+                    f"struct_extract({expr}, {quote_literal(name)})", _child(dtype, name), depth + 1
+                )
+            )
+            for name in names
+        ]
+        inner = " || ',' || ".join(parts) if parts else "''"
+        return f"CASE WHEN {expr} IS NOT NULL THEN '{{' || {inner} || '}}' END"
+    if kind == "map":
+        key = encoded_sql(canonical_sql(f"{var}.key", _child(dtype, "key"), depth + 1))
+        value = encoded_sql(canonical_sql(f"{var}.value", _child(dtype, "value"), depth + 1))
+        return (
+            f"'{{' || array_to_string(list_sort([{key} || '=' || {value} "
+            f"for {var} in map_entries({expr})]), ',') || '}}'"
+        )
+    return f"CAST({expr} AS VARCHAR)"
+
+
+def _child(dtype: DuckDBPyType, name: str) -> DuckDBPyType:
+    child = dict(dtype.children)[name]
+    if not isinstance(child, DuckDBPyType):
+        raise TypeError(f"{dtype} has no child type {name!r}")
+    return child
+
+
+def encoded_sql(text_expr: str) -> str:
+    """``<byte length>:<text>``, or the NULL marker: unambiguous when concatenated."""
+    return f"coalesce(CAST(strlen({text_expr}) AS VARCHAR) || ':' || {text_expr}, '{NESTED_NULL}')"
+
+
+def needs_escape(dtype: DuckDBPyType) -> bool:
+    """Whether the canonical text of ``dtype`` may hold any character (so must be escaped)."""
+    return dtype.id not in _PLAIN_TEXT or is_json(dtype)
+
+
+def field_sql(canonical_expr: str, dtype: DuckDBPyType) -> str:
+    """One field of the row text: the canonical text, escaped if need be, or the NULL marker."""
+    text = canonical_expr
+    if needs_escape(dtype):
+        text = f"replace(replace({text}, '\\', '\\\\'), chr(31), '\\u')"
+    return f"coalesce({text}, '{NULL_MARKER}')"
+
+
+def row_hash_sql(fields: Sequence[tuple[str, str]]) -> str:
+    """md5 of the row text, given (column name, field expression from ``field_sql``) pairs."""
+    ordered = [expr for _, expr in sorted(fields, key=lambda pair: pair[0])]
+    if not ordered:
+        return "md5('')"
+    return f"md5(concat_ws(chr(31), {', '.join(ordered)}))"
+
+
+def canonical_json(text: str | None) -> str | None:
+    """JSON re-written compactly with sorted keys and integral numbers as integers.
+
+    Text that does not parse is returned as it is: it is hashed as a string, and the destination
+    reports it when it cannot use it.
+    """
+    if text is None:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(
+        _normalise_json(parsed),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _normalise_json(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_normalise_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _normalise_json(item) for key, item in value.items()}
+    return value

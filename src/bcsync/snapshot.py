@@ -1,0 +1,342 @@
+"""A sync's snapshot: what this sync last confirmed in BigCommerce, per primary key (DuckDB file).
+
+One file per sync (``.bcsync/snapshots/<sync>.duckdb``). Per primary key (canonical text, see
+``bcsync.rowhash``) it keeps the hash of the last *confirmed* write, the BigCommerce id, a status,
+the attempt count and last error of failed writes, and ``pending_op`` while a write is in flight.
+
+Statuses: ``synced`` (last write confirmed), ``failed`` (last write rejected; the hash is still the
+one of the last confirmed write, NULL if there never was one), ``pending`` (a first write was
+marked in flight and has no outcome yet). Any entry with ``pending_op`` set is *in doubt*: a run
+marked it before sending and died before recording the outcome.
+
+Every method is one transaction: a process killed between calls leaves the file consistent, and a
+process killed during a call loses only that call. No secret ever goes in here: errors are
+BigCommerce's row messages, which carry no credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from bcsync.errors import StateError
+
+T = TypeVar("T")
+Status = Literal["synced", "failed", "pending"]
+Op = Literal["create", "update", "clear", "delete"]
+OPS: frozenset[str] = frozenset(("create", "update", "clear", "delete"))
+FORMAT_VERSION = "1"
+MAX_ERROR_CHARS = 2000
+# DuckDB's buffer limit for this connection: a plan's temp tables spill to ``<file>.tmp`` past
+# it, which bounds a run's memory (spilling is much slower, so not too low).
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+ENTRY_COLUMNS = (
+    "pk",
+    "row_hash",
+    "dest_id",
+    "status",
+    "attempts",
+    "last_error",
+    "pending_op",
+    "updated_at",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshot (
+    pk VARCHAR PRIMARY KEY,
+    row_hash VARCHAR,
+    dest_id VARCHAR,
+    status VARCHAR NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error VARCHAR,
+    pending_op VARCHAR,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+INSERT INTO snapshot_meta VALUES ('format', '1') ON CONFLICT DO NOTHING;
+"""
+
+
+@dataclass(frozen=True)
+class SnapshotEntry:
+    pk: str
+    row_hash: str | None
+    dest_id: str | None
+    status: Status
+    attempts: int
+    last_error: str | None
+    pending_op: Op | None
+    updated_at: dt.datetime
+
+    @property
+    def in_doubt(self) -> bool:
+        """A write was marked in flight and its outcome never recorded."""
+        return self.pending_op is not None
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """BigCommerce confirmed the write of ``pk`` with values hashing to ``row_hash``.
+
+    ``dest_id`` None keeps the id already pinned.
+    """
+
+    pk: str
+    row_hash: str
+    dest_id: str | None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """BigCommerce rejected the write of ``pk``; ``dest_id`` None keeps the id already pinned."""
+
+    pk: str
+    error: str
+    dest_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    total: int
+    synced: int
+    failed: int
+    pending: int
+    in_doubt: int
+    owned: int  # entries with a BigCommerce id: the records this sync created or matched
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "synced": self.synced,
+            "failed": self.failed,
+            "pending": self.pending,
+            "in_doubt": self.in_doubt,
+            "owned": self.owned,
+        }
+
+
+def entry_from_row(row: dict[str, Any]) -> SnapshotEntry:
+    """A SnapshotEntry from a mapping holding ``ENTRY_COLUMNS``."""
+    return SnapshotEntry(
+        pk=row["pk"],
+        row_hash=row["row_hash"],
+        dest_id=row["dest_id"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        last_error=row["last_error"],
+        pending_op=row["pending_op"],
+        updated_at=row["updated_at"],
+    )
+
+
+class Snapshot:
+    """The snapshot file of one sync. Not thread-safe: one run uses it at a time."""
+
+    def __init__(self, path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(str(self.path))
+            self._conn.execute("SET TimeZone = 'UTC'")
+            self._conn.execute(f"SET memory_limit = '{memory_limit}'")
+            self._conn.execute("SET preserve_insertion_order = false")
+            self._conn.execute(_SCHEMA)
+        except duckdb.Error as exc:
+            raise StateError(f"cannot open snapshot {self.path}: {exc}") from exc
+        version = self._conn.execute(
+            "SELECT value FROM snapshot_meta WHERE key = 'format'"
+        ).fetchall()
+        if not version or version[0][0] != FORMAT_VERSION:
+            found = version[0][0] if version else "none"
+            self._conn.close()
+            raise StateError(f"snapshot {self.path} has format {found}, expected {FORMAT_VERSION}")
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection, for the planner's temp tables. Do not write ``snapshot``."""
+        return self._conn
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Entries with a BigCommerce id: the records this sync owns."""
+        return self._scalar("SELECT count(*) FROM snapshot WHERE dest_id IS NOT NULL")
+
+    def get(self, pks: Sequence[str]) -> dict[str, SnapshotEntry]:
+        """The entries of those of ``pks`` that are in the snapshot."""
+        if not pks:
+            return {}
+        keys = pa.table({"pk": pa.array(list(pks), type=pa.string())})
+        rows = self._select("SELECT s.* FROM snapshot s SEMI JOIN keys k ON s.pk = k.pk", keys=keys)
+        return {entry.pk: entry for entry in rows}
+
+    def pending(self) -> list[SnapshotEntry]:
+        """Entries whose write was marked in flight and never settled (a crashed run), by pk."""
+        return self._select("SELECT * FROM snapshot WHERE pending_op IS NOT NULL ORDER BY pk")
+
+    def summary(self) -> SnapshotSummary:
+        row = self._conn.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE status = 'synced'),
+                   count(*) FILTER (WHERE status = 'failed'),
+                   count(*) FILTER (WHERE status = 'pending'),
+                   count(*) FILTER (WHERE pending_op IS NOT NULL),
+                   count(*) FILTER (WHERE dest_id IS NOT NULL)
+            FROM snapshot
+            """
+        ).fetchall()[0]
+        return SnapshotSummary(*(int(v) for v in row))
+
+    # -- writing (each call is one transaction) ----------------------------------------------
+
+    def mark_pending(self, items: Sequence[tuple[str, str]]) -> None:
+        """Record ``(pk, op)`` as in flight, BEFORE the write is sent.
+
+        An existing entry keeps its status, hash and id; a new one is created as ``pending``.
+        """
+        for _, op in items:
+            if op not in OPS:
+                raise ValueError(f"unknown operation {op!r}; expected one of {sorted(OPS)}")
+        batch = pa.table(
+            {
+                "pk": pa.array([pk for pk, _ in _last_wins(items, lambda i: i[0])], pa.string()),
+                "op": pa.array([op for _, op in _last_wins(items, lambda i: i[0])], pa.string()),
+            }
+        )
+        self._write(
+            """
+            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at)
+            SELECT pk, 'pending', 0, op, now() FROM batch
+            ON CONFLICT (pk) DO UPDATE SET pending_op = excluded.pending_op,
+                                           updated_at = excluded.updated_at
+            """,
+            batch,
+        )
+
+    def unmark_pending(self, pks: Sequence[str]) -> None:
+        """Writes marked but never sent: clear the marker; drop entries that only held it."""
+        batch = pa.table({"pk": pa.array(list(pks), pa.string())})
+        self._write(
+            """
+            DELETE FROM snapshot WHERE status = 'pending' AND pk IN (SELECT pk FROM batch);
+            UPDATE snapshot SET pending_op = NULL WHERE pk IN (SELECT pk FROM batch);
+            """,
+            batch,
+        )
+
+    def confirm(self, items: Sequence[Confirmed]) -> None:
+        """BigCommerce confirmed these writes: the entries advance to the written hash."""
+        unique = _last_wins(items, lambda c: c.pk)
+        batch = pa.table(
+            {
+                "pk": pa.array([c.pk for c in unique], pa.string()),
+                "row_hash": pa.array([c.row_hash for c in unique], pa.string()),
+                "dest_id": pa.array([c.dest_id for c in unique], pa.string()),
+            }
+        )
+        self._write(
+            """
+            INSERT INTO snapshot
+            SELECT pk, row_hash, dest_id, 'synced', 0, NULL, NULL, now() FROM batch
+            ON CONFLICT (pk) DO UPDATE SET
+                row_hash = excluded.row_hash,
+                dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
+                status = 'synced', attempts = 0, last_error = NULL, pending_op = NULL,
+                updated_at = excluded.updated_at
+            """,
+            batch,
+        )
+
+    def fail(self, items: Sequence[Failed]) -> None:
+        """BigCommerce rejected these writes: keep the old hash, count the attempt and the error."""
+        unique = _last_wins(items, lambda f: f.pk)
+        batch = pa.table(
+            {
+                "pk": pa.array([f.pk for f in unique], pa.string()),
+                "error": pa.array([f.error[:MAX_ERROR_CHARS] for f in unique], pa.string()),
+                "dest_id": pa.array([f.dest_id for f in unique], pa.string()),
+            }
+        )
+        self._write(
+            """
+            INSERT INTO snapshot
+            SELECT pk, NULL, dest_id, 'failed', 1, error, NULL, now() FROM batch
+            ON CONFLICT (pk) DO UPDATE SET
+                dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
+                status = 'failed', attempts = snapshot.attempts + 1,
+                last_error = excluded.last_error, pending_op = NULL,
+                updated_at = excluded.updated_at
+            """,
+            batch,
+        )
+
+    def forget(self, pks: Sequence[str]) -> None:
+        """Drop entries: rows that left the model and were deleted, cleared or left alone."""
+        batch = pa.table({"pk": pa.array(list(pks), pa.string())})
+        self._write("DELETE FROM snapshot WHERE pk IN (SELECT pk FROM batch)", batch)
+
+    def reset(self) -> None:
+        """Forget everything: the next plan sees every row as added."""
+        self._write("DELETE FROM snapshot", None)
+        self._conn.execute("CHECKPOINT")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _write(self, sql: str, batch: pa.Table | None) -> None:
+        if batch is not None and batch.num_rows == 0:
+            return
+        conn = self._conn
+        try:
+            conn.execute("BEGIN TRANSACTION")
+            if batch is not None:
+                conn.register("batch", batch)
+            conn.execute(sql)
+            conn.execute("COMMIT")
+        except duckdb.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StateError(f"snapshot {self.path}: write failed: {exc}") from exc
+        finally:
+            if batch is not None:
+                conn.unregister("batch")
+
+    def _scalar(self, sql: str) -> int:
+        return int(self._conn.execute(sql).fetchall()[0][0])
+
+    def _select(self, sql: str, **tables: pa.Table) -> list[SnapshotEntry]:
+        for name, table in tables.items():
+            self._conn.register(name, table)
+        try:
+            cursor = self._conn.execute(sql)
+            names = [d[0] for d in cursor.description or ()]
+            return [entry_from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+        finally:
+            for name in tables:
+                self._conn.unregister(name)
+
+
+def _last_wins(items: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """Items with duplicate keys collapsed to the last one (an upsert batch needs unique keys)."""
+    return list({key(item): item for item in items}.values())
