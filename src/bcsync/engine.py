@@ -168,7 +168,7 @@ class Engine:
             problems += await obj.prepare(column_types, dry_run=True)
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
-            with self._changes(sync, full_resync=False) as (changes, snapshot):
+            with self._changes(sync, full_resync=False) as (changes, _):
                 counts = dict.fromkeys(COUNT_KEYS, 0)
                 counts.update({k: v for k, v in changes.counts.to_json().items() if k in counts})
                 operations = dict.fromkeys(("create", "update", "clear", "delete", "skip"), 0)
@@ -193,14 +193,14 @@ class Engine:
                 counts["invalid"] = len(invalid)
                 counts["planned"] = sum(v for k, v in operations.items() if k != "skip")
                 calls = obj.estimate_calls(operations, lookups)
-                snapshot.close()
-        per_second = client.governor.sustainable_rate()
+        # Unknown quota: assume the smallest plan's (150 requests per 30 s) rather than none.
+        per_second = client.governor.requests_per_second() or 5.0
         return PlanResult(
             sync.name,
             counts,
             operations,
             calls,
-            calls / per_second if per_second else 0.0,
+            calls / per_second,
             invalid,
         )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bcsync.engine import RunResult
+    from bcsync.results import RunResult
 
 
 @dataclass(frozen=True)
