@@ -498,3 +498,12 @@ def _reverse_keys(value: Any) -> Any:
     if isinstance(value, list):
         return [_reverse_keys(v) for v in value]
     return value
+
+
+def test_timestamps_come_back_as_aware_utc_datetimes(snapshot: Snapshot) -> None:
+    moments = [dt.datetime(2024, 6, 1, 8, 0, 0, 123456, tzinfo=UTC), None]
+    table = pa.table({"id": [1, 2], "at": pa.array(moments, pa.timestamp("us", tz="UTC"))})
+    result = diff(snapshot, table, columns=["at"])
+    values = [row.values["at"] for row in result["added"]]
+    assert values == moments
+    assert values[0].utcoffset() == dt.timedelta(0)

@@ -1,7 +1,8 @@
 """Change detection: diff the model's rows against the sync's snapshot, in DuckDB.
 
-``plan()`` streams the model into a temp table of the snapshot's DuckDB connection, hashing each
-row as it arrives (``bcsync.rowhash``), then classifies it against the snapshot (DESIGN §3.1):
+``plan()`` reads the model stream once: each row is hashed as it arrives (``bcsync.rowhash``) and
+joined with the snapshot in the same pass, in the snapshot's DuckDB connection; only the rows to
+act on keep their values. Each row is classified against the snapshot (DESIGN §3.1):
 
 - *added*: the key is not in the snapshot, or is there without a BigCommerce id and not synced
   (a create that failed or is in doubt);
@@ -17,6 +18,7 @@ added/changed rows are ever turned into Python values.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -24,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -44,6 +47,9 @@ from bcsync.snapshot import ENTRY_COLUMNS, Snapshot, SnapshotEntry, entry_from_r
 Kind = Literal["added", "changed"]
 KINDS: tuple[Kind, ...] = ("added", "changed")
 DEFAULT_CHUNK = 500
+# Rows read from DuckDB per query when handing out chunks (see ChangeSet._slices).
+_FETCH_ROWS = 5000
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,7 @@ def _check_columns(schema: pa.Schema, primary_key: str, columns: Sequence[str]) 
 class ChangeSet:
     """The outcome of ``plan()``: counts, and the rows to act on, read from DuckDB in chunks.
 
-    It lives in temp tables of the snapshot's connection: ``close()`` it (or use ``with``)
+    It lives in a temp table of the snapshot's connection: ``close()`` it (or use ``with``)
     before closing the snapshot. Snapshot writes made while iterating do not change it.
     """
 
@@ -183,11 +189,8 @@ class ChangeSet:
         types: dict[str, DuckDBPyType],
     ) -> None:
         self._conn = conn
-        self._rows = f"bcsync_rows_{tag}"
+        self._paired = f"bcsync_paired_{tag}"
         self._changes = f"bcsync_changes_{tag}"
-        self._invalid = f"bcsync_invalid_{tag}"
-        self._removed = f"bcsync_removed_{tag}"
-        self._obsolete = f"bcsync_obsolete_{tag}"
         self.primary_key = primary_key
         self._carried = carried
         self._json = {name for name, t in types.items() if is_json(t)}
@@ -201,7 +204,15 @@ class ChangeSet:
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, source: str, hashed: list[str], *, full_resync: bool) -> None:
-        value_cols = [f"v{i}" for i in range(len(self._carried))]
+        """Two statements: one pass over the stream, then one over its narrow result.
+
+        1. ``paired``: each model row hashed and full-outer-joined with the snapshot as it
+           streams, so the model is read once. Every row keeps its key (for duplicate keys and
+           removals), but only added/changed rows (about 1% on a typical run) keep their
+           values and hash; the others store NULLs, which cost next to nothing.
+        2. ``changes``: the rows to act on (added, changed, invalid, removed, obsolete), one
+           kind after the other, ordered by key and numbered, with their snapshot entries.
+        """
         fields = [
             (
                 name,
@@ -210,83 +221,63 @@ class ChangeSet:
             for name in hashed
         ]
         pk_canon = canonical_sql(quote_ident(self.primary_key), self._types[self.primary_key])
+        values = [f"v{i}" for i in range(len(self._carried))]
         raw = ", ".join(
-            f"{quote_ident(name)} AS {col}"
-            for name, col in zip(self._carried, value_cols, strict=True)
+            f"{quote_ident(name)} AS {col}" for name, col in zip(self._carried, values, strict=True)
         )
+        kept = "kind IN ('added', 'changed')"
+        kept_values = ", ".join(f"CASE WHEN {kept} THEN {col} END AS {col}" for col in values)
         self._stage(
-            "stream_and_hash",
+            "stream_hash_join",
             f"""
-            CREATE TEMP TABLE {self._rows} AS
-            SELECT {pk_canon} AS pk_text, {row_hash_sql(fields)} AS row_hash, {raw}
-            FROM {source}
+            CREATE TEMP TABLE {self._paired} AS
+            WITH model AS (
+                SELECT {pk_canon} AS pk_text, {row_hash_sql(fields)} AS row_hash, {raw},
+                       TRUE AS present
+                FROM {source}
+            ), paired AS (
+                SELECT m.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
+                       s.status AS s_status, s.pending_op AS s_op
+                FROM model m FULL OUTER JOIN snapshot s ON s.pk = m.pk_text
+            ), classified AS (
+                SELECT *, {_kind_sql(full_resync)} AS kind FROM paired
+            )
+            SELECT coalesce(pk_text, s_pk) AS pk, present, kind,
+                   CASE WHEN {kept} THEN row_hash END AS row_hash, {kept_values}
+            FROM classified
+            WHERE kind IS NOT NULL
             """,
         )
         null_reason = quote_literal(f"primary key column {self.primary_key!r} is null")
         dup_prefix = quote_literal("duplicate primary key '")
         dup_suffix = quote_literal(f"' in column {self.primary_key!r} (")
-        self._stage(
-            "invalid_keys",
-            f"""
-            CREATE TEMP TABLE {self._invalid} AS
-            WITH dups AS (
-                SELECT pk_text, count(*) AS n FROM {self._rows}
-                WHERE pk_text IS NOT NULL GROUP BY pk_text HAVING count(*) > 1
-            )
-            SELECT row_number() OVER (ORDER BY pk NULLS FIRST) AS seq, *
-            FROM (
-                SELECT pk_text AS pk, {null_reason} AS reason
-                FROM {self._rows} WHERE pk_text IS NULL
-                UNION ALL
-                SELECT pk_text, {dup_prefix} || pk_text || {dup_suffix} || n || ' rows)'
-                FROM {self._rows} JOIN dups USING (pk_text)
-            )
-            ORDER BY seq
-            """,
-        )
         entry = ", ".join(f"s.{name} AS e_{name}" for name in ENTRY_COLUMNS)
-        kind = (
-            "'added'"
-            if full_resync
-            else """CASE
-                WHEN s.pk IS NULL THEN 'added'
-                WHEN s.dest_id IS NULL AND (s.status <> 'synced' OR s.pending_op IS NOT NULL)
-                    THEN 'added'
-                WHEN s.pending_op IS NOT NULL OR s.status = 'failed' THEN 'changed'
-                WHEN s.row_hash IS DISTINCT FROM r.row_hash THEN 'changed'
-                ELSE 'unchanged' END"""
-        )
         self._stage(
-            "diff",
+            "classify",
             f"""
             CREATE TEMP TABLE {self._changes} AS
-            SELECT row_number() OVER (ORDER BY kind, pk_text) AS seq, *
-            FROM (
-                SELECT {kind} AS kind, r.*, {entry}
-                FROM {self._rows} r
-                ANTI JOIN {self._invalid} i ON r.pk_text = i.pk
-                LEFT JOIN snapshot s ON s.pk = r.pk_text
-                WHERE r.pk_text IS NOT NULL
+            WITH duplicates AS (
+                SELECT pk, count(*) AS copies FROM {self._paired}
+                WHERE present AND pk IS NOT NULL GROUP BY pk HAVING count(*) > 1
+            ), acted AS (
+                SELECT CASE WHEN p.pk IS NULL OR d.copies IS NOT NULL THEN 'invalid'
+                            ELSE p.kind END AS kind,
+                       p.pk, p.row_hash, {", ".join(f"p.{col}" for col in values)},
+                       CASE WHEN p.pk IS NULL THEN {null_reason}
+                            WHEN d.copies IS NOT NULL
+                            THEN {dup_prefix} || p.pk || {dup_suffix} || d.copies || ' rows)'
+                       END AS reason
+                FROM {self._paired} p LEFT JOIN duplicates d ON d.pk = p.pk
+                WHERE p.kind <> 'unchanged' OR d.copies IS NOT NULL
             )
-            WHERE kind <> 'unchanged'
+            SELECT row_number() OVER (ORDER BY a.kind, a.pk NULLS FIRST) AS seq, a.*, {entry}
+            FROM acted a LEFT JOIN snapshot s ON s.pk = a.pk AND a.kind <> 'invalid'
             ORDER BY seq
             """,
-        )
-        absent = f"""
-            SELECT row_number() OVER (ORDER BY s.pk) AS seq, s.*
-            FROM snapshot s ANTI JOIN {self._rows} r ON r.pk_text = s.pk
-            WHERE s.pending_op IS NULL AND {{condition}} AND NOT {str(full_resync).lower()}
-            ORDER BY seq
-        """
-        removable = "s.status IN ('synced', 'failed') AND s.dest_id IS NOT NULL"
-        orphan = "s.dest_id IS NULL"
-        self._stage(
-            "removed",
-            f"CREATE TEMP TABLE {self._removed} AS {absent.format(condition=removable)};"
-            f"CREATE TEMP TABLE {self._obsolete} AS {absent.format(condition=orphan)}",
         )
         started = time.perf_counter()
         self._count()
+        self._conn.execute(f"DROP TABLE {self._paired}")
         self.timings["count"] = time.perf_counter() - started
 
     def _stage(self, name: str, sql: str) -> None:
@@ -296,35 +287,29 @@ class ChangeSet:
 
     def _count(self) -> None:
         conn = self._conn
-
-        def scalar(sql: str) -> int:
-            rows = conn.execute(sql).fetchall()
-            return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-
-        for kind in KINDS:
-            low, high = conn.execute(
-                f"SELECT min(seq), max(seq) FROM {self._changes} WHERE kind = ?", [kind]
-            ).fetchall()[0]
-            if low is not None:
-                self._ranges[kind] = (int(low), int(high))
-        queried = scalar(f"SELECT count(*) FROM {self._rows}")
-        invalid = scalar(f"SELECT count(*) FROM {self._invalid}")
-        added, changed = (self._size(kind) for kind in KINDS)
+        sizes: dict[str, int] = {}
+        for kind, low, high in conn.execute(
+            f"SELECT kind, min(seq), max(seq) FROM {self._changes} GROUP BY kind"
+        ).fetchall():
+            self._ranges[kind] = (int(low), int(high))
+            sizes[kind] = int(high) - int(low) + 1
+        queried = int(
+            conn.execute(f"SELECT count(*) FROM {self._paired} WHERE present").fetchall()[0][0]
+        )
         self.in_doubt = _entries(conn, "SELECT * FROM snapshot WHERE pending_op IS NOT NULL")
+        invalid = sizes.get("invalid", 0)
+        added = sizes.get("added", 0)
+        changed = sizes.get("changed", 0)
         self.counts = PlanCounts(
             queried=queried,
             added=added,
             changed=changed,
-            removed=scalar(f"SELECT count(*) FROM {self._removed}"),
+            removed=sizes.get("removed", 0),
             invalid=invalid,
             unchanged=queried - invalid - added - changed,
             in_doubt=len(self.in_doubt),
-            obsolete=scalar(f"SELECT count(*) FROM {self._obsolete}"),
+            obsolete=sizes.get("obsolete", 0),
         )
-
-    def _size(self, kind: str) -> int:
-        low, high = self._ranges.get(kind, (1, 0))
-        return high - low + 1
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -332,28 +317,26 @@ class ChangeSet:
         """The ``kind`` rows in lists of at most ``chunk``, ordered by primary key text."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-        low, high = self._ranges.get(kind, (1, 0))
-        for start in range(low, high + 1, chunk):
-            table = self._fetch(self._changes, start, min(start + chunk - 1, high))
+        for table in self._slices(kind, chunk):
             yield self._planned(table)
 
     def removed(self, *, chunk: int = DEFAULT_CHUNK) -> Iterator[list[SnapshotEntry]]:
         """Snapshot entries whose rows left the model and whose records this sync owns."""
-        yield from self._entry_chunks(self._removed, self.counts.removed, chunk)
+        for table in self._slices("removed", chunk):
+            yield self._entries_of(table)
 
     def obsolete(self, *, chunk: int = DEFAULT_CHUNK) -> Iterator[list[SnapshotEntry]]:
         """Entries without a BigCommerce id whose rows left the model: nothing to do but forget."""
-        yield from self._entry_chunks(self._obsolete, self.counts.obsolete, chunk)
+        for table in self._slices("obsolete", chunk):
+            yield self._entries_of(table)
 
     def invalid(self, *, chunk: int = DEFAULT_CHUNK) -> Iterator[list[InvalidRow]]:
         """Rows with a NULL or duplicate primary key, NULL keys first, then by key."""
-        total = self.counts.invalid
-        for start in range(1, total + 1, chunk):
-            fetched = self._fetch(self._invalid, start, min(start + chunk - 1, total))
+        for table in self._slices("invalid", chunk):
             yield [
                 InvalidRow(pk=pk, reason=reason)
                 for pk, reason in zip(
-                    _pylist(fetched.column("pk")), _pylist(fetched.column("reason")), strict=True
+                    table.column("pk").to_pylist(), table.column("reason").to_pylist(), strict=True
                 )
             ]
 
@@ -364,7 +347,7 @@ class ChangeSet:
         if self._closed:
             return
         self._closed = True
-        for table in (self._rows, self._changes, self._invalid, self._removed, self._obsolete):
+        for table in (self._paired, self._changes):
             self._conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def __enter__(self) -> ChangeSet:
@@ -380,50 +363,78 @@ class ChangeSet:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StateError("this change set was closed")
+    def _slices(self, kind: str, chunk: int) -> Iterator[pa.Table]:
+        """The rows of ``kind`` as Arrow tables of at most ``chunk`` rows.
 
-    def _fetch(self, table: str, low: int, high: int) -> pa.Table:
-        self._check_open()
-        return self._conn.sql(
-            f"SELECT * FROM {table} WHERE seq BETWEEN $low AND $high ORDER BY seq",
-            params={"low": low, "high": high},
-        ).to_arrow_table()
+        Read ``_FETCH_ROWS`` at a time (one query each, not one per chunk): a query costs more
+        than converting a few hundred rows, and a slab of Arrow is small next to the Python
+        values made from it one chunk at a time.
+        """
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, not {chunk}")
+        low, high = self._ranges.get(kind, (1, 0))
+        step = max(chunk, _FETCH_ROWS // chunk * chunk)
+        for start in range(low, high + 1, step):
+            if self._closed:
+                raise StateError("this change set was closed")
+            slab = self._conn.sql(
+                f"SELECT * FROM {self._changes} WHERE seq BETWEEN $low AND $high ORDER BY seq",
+                params={"low": start, "high": min(start + step - 1, high)},
+            ).to_arrow_table()
+            for offset in range(0, slab.num_rows, chunk):
+                yield slab.slice(offset, chunk)
 
-    def _entry_chunks(self, table: str, total: int, chunk: int) -> Iterator[list[SnapshotEntry]]:
-        for start in range(1, total + 1, chunk):
-            fetched = self._fetch(table, start, min(start + chunk - 1, total))
-            yield [entry_from_row(row) for row in fetched.to_pylist()]
+    def _entries_of(self, table: pa.Table) -> list[SnapshotEntry]:
+        return [entry for entry in self._optional_entries(table) if entry is not None]
+
+    def _optional_entries(self, table: pa.Table) -> list[SnapshotEntry | None]:
+        """Each row's snapshot entry, None for a row whose key is not in the snapshot."""
+        columns = [_pylist(table.column(f"e_{name}")) for name in ENTRY_COLUMNS]
+        return [
+            entry_from_row(dict(zip(ENTRY_COLUMNS, values, strict=True)))
+            if values[0] is not None
+            else None
+            for values in zip(*columns, strict=True)
+        ]
 
     def _planned(self, table: pa.Table) -> list[PlannedRow]:
-        values: list[list[Any]] = []
+        columns: list[list[Any]] = []
         for i, name in enumerate(self._carried):
             column = _pylist(table.column(f"v{i}"))
             if name in self._json:
                 column = [_parse_json(v) for v in column]
-            values.append(column)
-        entries = [_pylist(table.column(f"e_{name}")) for name in ENTRY_COLUMNS]
-        planned = []
-        for n, (pk, kind, row_hash) in enumerate(
-            zip(
-                _pylist(table.column("pk_text")),
-                _pylist(table.column("kind")),
-                _pylist(table.column("row_hash")),
+            columns.append(column)
+        values = [dict(zip(self._carried, row, strict=True)) for row in zip(*columns, strict=True)]
+        return [
+            PlannedRow(pk=pk, kind=kind, values=row_values, row_hash=row_hash, entry=entry)
+            for pk, kind, row_hash, row_values, entry in zip(
+                table.column("pk").to_pylist(),
+                table.column("kind").to_pylist(),
+                table.column("row_hash").to_pylist(),
+                values,
+                self._optional_entries(table),
                 strict=True,
             )
-        ):
-            entry_values = {name: col[n] for name, col in zip(ENTRY_COLUMNS, entries, strict=True)}
-            planned.append(
-                PlannedRow(
-                    pk=pk,
-                    kind=kind,
-                    values={name: values[i][n] for i, name in enumerate(self._carried)},
-                    row_hash=row_hash,
-                    entry=entry_from_row(entry_values) if entry_values["pk"] is not None else None,
-                )
-            )
-        return planned
+        ]
+
+
+def _kind_sql(full_resync: bool) -> str:
+    """What a row of the model/snapshot full join is (NULL: nothing to do, not even count)."""
+    if full_resync:
+        return (
+            "CASE WHEN present THEN CASE WHEN pk_text IS NULL THEN 'invalid' ELSE 'added' END END"
+        )
+    return """CASE
+        WHEN present IS NULL THEN CASE
+            WHEN s_op IS NOT NULL THEN NULL
+            WHEN s_dest IS NULL THEN 'obsolete'
+            WHEN s_status IN ('synced', 'failed') THEN 'removed' END
+        WHEN pk_text IS NULL THEN 'invalid'
+        WHEN s_pk IS NULL THEN 'added'
+        WHEN s_dest IS NULL AND (s_status <> 'synced' OR s_op IS NOT NULL) THEN 'added'
+        WHEN s_op IS NOT NULL OR s_status = 'failed' THEN 'changed'
+        WHEN s_hash IS DISTINCT FROM row_hash THEN 'changed'
+        ELSE 'unchanged' END"""
 
 
 def _parse_json(text: str | None) -> Any:
@@ -437,7 +448,15 @@ def _parse_json(text: str | None) -> Any:
 
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:
-    return column.combine_chunks().to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    """The column as Python values, as ``to_pylist`` gives them (maps as dicts)."""
+    if column.type == _UTC_MICROS:
+        # pyarrow converts each aware timestamp through the time zone database (~3 µs a value);
+        # an offset from an aware epoch gives equal datetimes, with the same tzinfo, 6× faster.
+        epoch = dt.datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+        # (view, not cast: cast would import pyarrow.compute, 50 ms, on the first chunk)
+        micros = [v for part in column.chunks for v in part.view(pa.int64()).to_pylist()]
+        return [None if v is None else epoch + dt.timedelta(microseconds=v) for v in micros]
+    return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
 
 
 def _entries(conn: duckdb.DuckDBPyConnection, sql: str) -> list[SnapshotEntry]:

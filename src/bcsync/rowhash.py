@@ -78,6 +78,8 @@ _PLAIN_TEXT = (
 _ISO_UTC = "'%Y-%m-%dT%H:%M:%S.%fZ'"
 # A double this large is still an exact integer, and HUGEINT holds it.
 _HUGEINT_SAFE = "1e38"
+# Below this a double's integral value fits BIGINT, whose text is cheaper to make than HUGEINT's.
+_BIGINT_SAFE = "9e18"
 
 
 def quote_ident(name: str) -> str:
@@ -112,12 +114,17 @@ def canonical_sql(expr: str, dtype: DuckDBPyType, depth: int = 0) -> str:
         if scale == 0:
             return f"CAST({expr} AS VARCHAR)"
         # A decimal with scale > 0 always prints a '.', so trimming zeros then the dot is safe.
-        return f"rtrim(rtrim(CAST({expr} AS VARCHAR), '0'), '.')"
+        # rtrim is slow (it decodes UTF-8), so only text that ends in a zero goes through it.
+        text = f"CAST({expr} AS VARCHAR)"
+        return f"CASE WHEN suffix({text}, '0') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
     if kind in ("float", "double"):
-        x = f"CAST({expr} AS DOUBLE)"
+        x = f"CAST({expr} AS DOUBLE)" if kind == "float" else expr
         return (
-            f"CASE WHEN isfinite({x}) AND {x} = trunc({x}) AND abs({x}) < {_HUGEINT_SAFE} "
-            f"THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) ELSE lower(CAST({x} AS VARCHAR)) END"
+            f"CASE WHEN NOT isfinite({x}) THEN lower(CAST({x} AS VARCHAR)) "
+            f"WHEN {x} = trunc({x}) AND abs({x}) < {_BIGINT_SAFE} "
+            f"THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
+            f"WHEN {x} = trunc({x}) AND abs({x}) < {_HUGEINT_SAFE} "
+            f"THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) ELSE CAST({x} AS VARCHAR) END"
         )
     if kind == "date":
         return f"strftime({expr}, '%Y-%m-%d')"
@@ -176,7 +183,15 @@ def field_sql(canonical_expr: str, dtype: DuckDBPyType) -> str:
     """One field of the row text: the canonical text, escaped if need be, or the NULL marker."""
     text = canonical_expr
     if needs_escape(dtype):
-        text = f"replace(replace({text}, '\\', '\\\\'), chr(31), '\\u')"
+        escaped = f"replace(replace({text}, '\\', '\\\\'), chr(31), '\\u')"
+        if dtype.id == "varchar":
+            # A plain or JSON column: almost no value holds either character, and looking for
+            # them is far cheaper than copying every value through replace().
+            escaped = (
+                f"CASE WHEN contains({text}, '\\') OR contains({text}, chr(31)) "
+                f"THEN {escaped} ELSE {text} END"
+            )
+        text = escaped
     return f"coalesce({text}, '{NULL_MARKER}')"
 
 
