@@ -1,0 +1,3 @@
+"""``bcsync demo``: a sample warehouse and a scripted tour of bcsync against the local emulator."""
+
+from __future__ import annotations
