@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from bcsync import __version__
 from bcsync import cli_render as render
+from bcsync.alerts.cli import alerts_app
 from bcsync.errors import BcsyncError, ConfigError, StateError
 from bcsync.progress import RunProgress
 from bcsync.results import COUNT_KEYS, MAX_LISTED_ROWS, RunResult
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 state_app = typer.Typer(help="Inspect or forget a sync's snapshot.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
+app.add_typer(alerts_app, name="alerts")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -310,6 +312,58 @@ def show(
         render.all_rows(_out(), result.rejected_rows, result.invalid_rows)
     else:
         render.run_summary(_out(), result)
+
+
+@app.command()
+@reports_errors
+def debug(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run's id (a unique prefix is enough).")],
+    pk: Annotated[
+        str | None, typer.Option("--pk", help="Only the calls that carried this row.")
+    ] = None,
+    har: Annotated[
+        Path | None, typer.Option("--har", help="Write the calls to this HAR 1.2 file.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A run's API calls: request, response, timing and the rows each carried."""
+    from bcsync.debugger import har_json
+
+    inv = _invocation(ctx)
+    config = _load(inv)
+    with _run_store(inv) as store:
+        try:
+            record = store.get_run(run_id)
+        except StateError as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        if record is None:
+            raise fail(f"no run {run_id!r} in the run store (see `bcsync runs`)", EXIT_USAGE)
+        calls = store.api_calls(record.run_id, pk=pk)
+        outcomes = store.outcomes(record.run_id, pk=pk) if pk is not None else []
+    if har is not None:
+        sync = config.syncs.get(record.sync)
+        destination = config.destinations[sync.destination] if sync else None
+        base = (
+            f"{destination.api_url.rstrip('/')}/stores/{destination.store_hash}"
+            if destination
+            else "https://api.bigcommerce.com/stores/unknown"
+        )
+        har.write_text(har_json(calls, base_url=base))
+        _err().print(f"wrote {len(calls)} calls to {escape(str(har))}")
+    row = outcomes[-1].to_json() | {"outcome": outcomes[-1].outcome} if outcomes else None
+    if as_json:
+        document: dict[str, Any] = {
+            "run_id": record.run_id,
+            "sync": record.sync,
+            "calls": [render.call_json(call) for call in calls],
+        }
+        if pk is not None:
+            document["pk"] = pk
+            document["row"] = row
+        emit_json(document)
+    elif har is None:
+        render.api_calls(_out(), record.run_id, calls, pk=pk, row=row)
 
 
 @state_app.command("show")

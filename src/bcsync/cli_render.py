@@ -209,3 +209,76 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def call_json(call: Any) -> dict[str, Any]:
+    """One recorded API call as JSON (``ApiCallRecord``; the token is already ``***``)."""
+    return {
+        "seq": call.seq,
+        "started_at": call.started_at.isoformat(),
+        "duration_ms": round(call.duration_ms, 1),
+        "method": call.method,
+        "path": call.path,
+        "query": call.query,
+        "attempt": call.attempt,
+        "status": call.status,
+        "error": call.error,
+        "pks": list(call.pks),
+        "request_headers": dict(call.request_headers),
+        "request_body": call.request_body,
+        "response_headers": dict(call.response_headers),
+        "response_body": call.response_body,
+    }
+
+
+def api_calls(
+    out: Console,
+    run_id: str,
+    calls: Sequence[Any],
+    *,
+    pk: str | None,
+    row: Mapping[str, Any] | None,
+) -> None:
+    """The debugger's view: a table of calls, and with ``pk`` each call's exchange in full."""
+    title = f"API calls of run {run_id}" + (f" that carried row {pk}" if pk else "")
+    table = Table(title=escape(title), title_justify="left")
+    for column in ("#", "time", "method", "path", "status", "try", "ms", "rows"):
+        table.add_column(column, justify="right" if column in ("#", "try", "ms") else "left")
+    for call in calls:
+        status = str(call.status) if call.status is not None else f"[red]{call.error}[/red]"
+        if call.status is not None and call.status >= 400:
+            status = f"[red]{call.status}[/red]"
+        path = call.path + (f"?{call.query}" if call.query else "")
+        rows = ", ".join(call.pks[:5]) + (f" (+{len(call.pks) - 5})" if len(call.pks) > 5 else "")
+        table.add_row(
+            str(call.seq),
+            call.started_at.strftime("%H:%M:%S.%f")[:-3],
+            call.method,
+            escape(path),
+            status,
+            str(call.attempt),
+            f"{call.duration_ms:.0f}",
+            escape(rows),
+        )
+    out.print(table)
+    if pk is None:
+        out.print(
+            "Add [bold]--pk PK[/bold] for one row's calls in full, [bold]--har FILE[/bold] "
+            "to open them in browser dev tools."
+        )
+        return
+    for call in calls:
+        out.rule(f"#{call.seq} {call.method} {escape(call.path)} → {call.status or call.error}")
+        out.print(f"[bold]request[/bold] {escape(call.request_body or '(no body)')}")
+        limits = {k: v for k, v in call.response_headers.items() if "rate-limit" in k.lower()}
+        if limits:
+            out.print(
+                "[bold]rate limit[/bold] "
+                + escape(", ".join(f"{k}: {v}" for k, v in limits.items()))
+            )
+        out.print(f"[bold]response[/bold] {escape(call.response_body or '(no body)')}")
+    if row is not None:
+        reason = row.get("error") or row.get("reason") or ""
+        out.print(f"row {escape(pk)}: [bold]{row.get('outcome')}[/bold] {escape(str(reason))}")
+    else:
+        out.print(f"row {escape(pk)}: no outcome recorded in this run")

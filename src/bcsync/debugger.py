@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import urllib.parse
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from bcsync import __version__
@@ -19,6 +21,7 @@ from bcsync.destinations.bigcommerce.calls import REDACTED, ApiCall
 from bcsync.state import ApiCallRecord, RunStore
 
 FLUSH_EVERY = 500
+log = logging.getLogger(__name__)
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
@@ -52,7 +55,12 @@ def truncate(text: str | None, limit: int) -> str | None:
 
 
 class CallRecorder:
-    """Collects a run's API calls and writes them to the run store."""
+    """Collects a run's API calls and writes them to the run store.
+
+    Writes happen on one background thread so that storing calls overlaps with waiting for
+    BigCommerce instead of holding up the run; ``close()`` waits for the last of them. A write
+    that fails is logged (the run goes on: its outcomes are already checkpointed elsewhere).
+    """
 
     def __init__(
         self,
@@ -67,6 +75,8 @@ class CallRecorder:
         self.max_body_bytes = max_body_bytes
         self._secret = secret
         self._pending: list[ApiCallRecord] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcsync-debugger")
+        self._writes: list[Future[None]] = []
         self.count = 0
 
     def _scrub(self, text: str | None) -> str | None:
@@ -103,9 +113,22 @@ class CallRecorder:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the calls collected so far to the background writer."""
         if self._pending:
             pending, self._pending = self._pending, []
-            self.store.add_api_calls(self.run_id, pending)
+            self._writes = [w for w in self._writes if not w.done()]
+            self._writes.append(self._writer.submit(self.store.add_api_calls, self.run_id, pending))
+
+    def close(self) -> None:
+        """Write what is left and wait until every call is stored."""
+        self.flush()
+        for write in self._writes:
+            try:
+                write.result()
+            except Exception as exc:  # the debugger must never fail a run
+                log.warning("run %s: could not record API calls: %s", self.run_id, exc)
+        self._writes = []
+        self._writer.shutdown(wait=True)
 
 
 def prune(store: RunStore, retention_days: float) -> int:

@@ -184,6 +184,7 @@ class Engine:
                             reason = obj.validate_row(row.values)
                             if reason:
                                 invalid.append({"pk": row.pk, "reason": reason})
+                                counts[kind] -= 1  # invalid rows are counted apart
                                 continue
                             op, lookup = obj.predict(kind, row.entry.dest_id if row.entry else None)
                             operations[op] += 1
@@ -191,7 +192,7 @@ class Engine:
                 removed_op = {"nothing": "skip", "clear": "clear", "delete": "delete"}
                 operations[removed_op[sync.on_delete]] += counts["removed"]
                 counts["invalid"] = len(invalid)
-                counts["planned"] = sum(v for k, v in operations.items() if k != "skip")
+                counts["planned"] = counts["added"] + counts["changed"] + counts["removed"]
                 calls = obj.estimate_calls(operations, lookups)
         # Unknown quota: assume the smallest plan's (150 requests per 30 s) rather than none.
         per_second = client.governor.requests_per_second() or 5.0
@@ -270,8 +271,7 @@ class Engine:
         except Exception as exc:  # an unexpected failure still ends the run as failed
             error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            if tally.recorder is not None:
-                tally.recorder.flush()
+            recorder.close()
             store.finish_run(
                 run_id, status, counts=tally.counts, api_calls=tally.api_calls, error=error
             )
@@ -332,6 +332,10 @@ class Engine:
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                         outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
                         self._record(store, snapshot, run_id, tally, outcomes)
+                        # A row found invalid before sending is counted apart, not as planned.
+                        invalid_here = sum(1 for o in outcomes if o.status == "invalid")
+                        tally.counts[kind] -= invalid_here
+                        tally.counts["planned"] -= invalid_here
                         done += len(chunk)
                         self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
                 for entries in changes.obsolete(chunk=CHUNK_ROWS):

@@ -1,4 +1,4 @@
-"""What the engine tells its observers (progress bar, debugger recorder, alerts). No printing here."""
+"""What the engine tells its observers (progress bar, alerts). No printing here."""
 
 from __future__ import annotations
 

@@ -145,11 +145,17 @@ def _v2_debugger_alerts_process_identity(ops: Operations) -> None:
     )
 
 
+def _v3_outcome_by_row(ops: Operations) -> None:
+    # `bcsync debug RUN --pk PK` reads one row's outcome out of runs of 100 000 rows.
+    ops.create_index("ix_row_outcomes_run_pk", "row_outcomes", ["run_id", "pk"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
         2, "api calls, alert states, run process identity", _v2_debugger_alerts_process_identity
     ),
+    Migration(3, "row outcomes indexed by row", _v3_outcome_by_row),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -246,9 +246,15 @@ class RunStore:
             )
 
     def outcomes(
-        self, run_id: str, *, kinds: Sequence[str] | None = None, limit: int | None = None
+        self,
+        run_id: str,
+        *,
+        kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+        pk: str | None = None,
     ) -> list[RowOutcomeRecord]:
-        """The run's row outcomes in the order they were recorded, optionally of some kinds."""
+        """The run's row outcomes in the order they were recorded, optionally of some kinds or
+        of one row."""
         cols = row_outcomes.c
         query = (
             sa.select(cols.pk, cols.outcome, cols.op, cols.error, cols.dest_id)
@@ -258,6 +264,8 @@ class RunStore:
         )
         if kinds is not None:
             query = query.where(cols.outcome.in_(list(kinds)))
+        if pk is not None:
+            query = query.where(cols.pk == pk)
         with read_transaction(self._engine) as conn:
             return [RowOutcomeRecord(**row._asdict()) for row in conn.execute(query)]
 

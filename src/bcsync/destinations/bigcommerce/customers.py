@@ -158,9 +158,10 @@ class CustomerObject:
         return ("update", 1) if mode == "update" else ("create", 1)
 
     def estimate_calls(self, operations: Mapping[str, int], lookups: int) -> int:
-        per_row_extras = 1 if self.extras.attributes else 0
         writes = operations.get("create", 0) + operations.get("update", 0)
-        calls = -(-writes // WRITE_BATCH) * (1 + per_row_extras)
+        calls = -(-writes // WRITE_BATCH)
+        calls += -(-writes * len(self.extras.attributes) // WRITE_BATCH)  # attribute values
+        calls += writes * (1 if self.extras.metafields else 0)  # metafield reads, at most
         calls += -(-lookups // LOOKUP_BATCH)
         calls += -(-operations.get("clear", 0) // WRITE_BATCH)
         calls += -(-operations.get("delete", 0) // DELETE_BATCH)
