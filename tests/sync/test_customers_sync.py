@@ -361,3 +361,42 @@ def test_postgres_as_warehouse_and_run_store(
     listed = sync_project.cli("runs", "customers", "--json")
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["runs"]) == 2
+
+
+def test_customer_metafields_and_form_fields(sync_project: SyncProject, emulator: Any) -> None:
+    emulator.config(form_fields=[{"name": "Segment", "type": "text"}])
+    config = (
+        UPSERT_BY_EMAIL.replace(
+            '    - {column: tier, field: "attributes.Loyalty Tier"}\n',
+            '    - {column: tier, field: "attributes.Loyalty Tier"}\n'
+            "    - {column: ltv, field: metafields.warehouse.ltv}\n"
+            "    - {column: segment, field: form_fields.Segment}\n",
+        )
+        + "  on_delete: clear\n"
+    )
+    rows = [customer(n, ltv=n * 100.5, segment="Retail") for n in range(1, 5)]
+    sync_project.load("customers", rows)
+    sync_project.configure(config)
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+
+    def ltv(email: str) -> list[str]:
+        held = store_customers(emulator)[email]
+        return [m["value"] for m in held["metafields"] if m["key"] == "ltv"]
+
+    held = store_customers(emulator)["user2@example.com"]
+    assert ltv("user2@example.com") == ["201"]
+    assert {f["name"]: f["value"] for f in held["form_fields"]} == {"Segment": "Retail"}
+
+    rows[1]["ltv"] = 999.25
+    rows[1]["segment"] = "Trade"
+    sync_project.load("customers", rows[:3])
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    assert ltv("user2@example.com") == ["999.25"]
+    held = store_customers(emulator)
+    assert {f["name"]: f["value"] for f in held["user2@example.com"]["form_fields"]} == {
+        "Segment": "Trade"
+    }
+    assert ltv("user4@example.com") == []  # cleared: the metafield is removed
+    assert len([m for m in held["user2@example.com"]["metafields"] if m["key"] == "ltv"]) == 1

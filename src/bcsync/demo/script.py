@@ -20,6 +20,14 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from bcsync.demo.orders import (
+    INSERT_SYNC,
+    STATUS_SYNC,
+    build_orders,
+    load_store_orders,
+    ship_orders,
+)
+from bcsync.demo.orders import SYNCS as ORDER_SYNCS
 from bcsync.demo.warehouse import BAD_EMAIL, build_warehouse, change_warehouse
 
 SYNC = "loyal_customers"
@@ -29,7 +37,8 @@ ENV_PREFIX = "BCSYNC_DEMO_"
 DEMO_QUOTA = 3_000
 DEMO_WINDOW_MS = 30_000
 
-PROJECT_FILE = f"""\
+PROJECT_FILE = (
+    f"""\
 version: 1
 warehouse:
   url: duckdb:///warehouse.duckdb
@@ -59,6 +68,8 @@ syncs:
     create_missing_attributes: true
     on_delete: delete
 """
+    + ORDER_SYNCS
+)
 
 
 class DemoStepFailed(Exception):
@@ -135,6 +146,31 @@ class Demo:
         self.say(f"The store holds [bold]{len(customers):,}[/bold] customers. The first few:")
         self.console.print(table)
 
+    def show_orders(self, how_many: int = 5) -> None:
+        """A few shipped orders as BigCommerce holds them."""
+        response = self.admin.get("/_emulator/dump")
+        response.raise_for_status()
+        orders = sorted(response.json()["orders"], key=lambda order: order["id"])
+        by_status = Counter(order["status"] for order in orders)
+        table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
+        for column in ("id", "external_order_id", "status", "total", "tracking"):
+            table.add_column(column, justify="right" if column in ("id", "total") else "left")
+        shipped = [o for o in orders if o["status"] != "Awaiting Fulfillment"]
+        for order in shipped[:how_many]:
+            tracking = [
+                m["value"] for m in order.get("metafields", []) if m["key"] == "tracking_number"
+            ]
+            table.add_row(
+                str(order["id"]),
+                escape(str(order.get("external_order_id"))),
+                escape(order["status"]),
+                escape(str(order["total_inc_tax"])),
+                escape(", ".join(tracking)),
+            )
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items()))
+        self.say(f"\nThe store holds [bold]{len(orders):,}[/bold] orders ({escape(summary)}):")
+        self.console.print(table)
+
 
 def _write_project(project: Path, api_url: str, store_hash: str, token: str) -> None:
     (project / "bcsync.yml").write_text(PROJECT_FILE, encoding="utf-8")
@@ -151,9 +187,11 @@ def tell(demo: Demo, emulator: Any, customers: int) -> None:
     project = demo.project
     demo.step("1. A sample warehouse")
     count = build_warehouse(project / "warehouse.duckdb", customers=customers)
+    orders = build_orders(project / "warehouse.duckdb")
     demo.say(
         f"Built [bold]{count:,}[/bold] customers in {escape(str(project / 'warehouse.duckdb'))}"
-        " (table customers: email, names, phone, company, loyalty tier and points, segment)."
+        " (table customers: email, names, phone, company, loyalty tier and points, segment)"
+        f" and [bold]{orders:,}[/bold] phone and marketplace orders (table orders)."
     )
 
     demo.step("2. A local BigCommerce")
@@ -193,9 +231,46 @@ def tell(demo: Demo, emulator: Any, customers: int) -> None:
     demo.bcsync("run", SYNC)
     demo.show_calls(before, "API calls of the third run")
 
-    demo.step("6. What BigCommerce holds now")
+    tell_orders(demo)
+
+    demo.step("9. What BigCommerce holds now")
     demo.show_store()
+    demo.show_orders()
     demo.bcsync("runs")
+
+
+def tell_orders(demo: Demo) -> None:
+    """Orders: created by an insert sync, then shipped in the warehouse and pushed as updates."""
+    warehouse = demo.project / "warehouse.duckdb"
+    demo.step("6. Orders from the warehouse")
+    demo.say(
+        "Each order goes in one request (the v2 API has no batch), sent concurrently under the"
+        " store's quota. Every order carries external_order_id and external_source: bcsync, so a"
+        " lost answer is settled by looking the order up, never by sending it twice."
+    )
+    demo.bcsync("plan", INSERT_SYNC)
+    before = demo.stats()
+    demo.bcsync("run", INSERT_SYNC)
+    demo.show_calls(before, "API calls of the orders run")
+
+    demo.step("7. The warehouse ships orders")
+    response = demo.admin.get("/_emulator/dump")
+    response.raise_for_status()
+    loaded = load_store_orders(warehouse, response.json()["orders"])
+    shipped = ship_orders(warehouse)
+    demo.say(
+        f"The warehouse loaded BigCommerce's {loaded} order ids back (as an ELT tool would), and"
+        f" {len(shipped)} orders were shipped or completed, with tracking numbers."
+    )
+    demo.bcsync("plan", STATUS_SYNC)
+    before = demo.stats()
+    demo.bcsync("run", STATUS_SYNC)
+    demo.show_calls(before, "API calls of the status run: one update per shipped order")
+
+    demo.step("8. Orders again: nothing changed, nothing sent")
+    before = demo.stats()
+    demo.bcsync("run", INSERT_SYNC, STATUS_SYNC)
+    demo.show_calls(before, "API calls of the rerun")
 
 
 def run_demo(directory: Path | None = None, *, customers: int = 2_500) -> int:

@@ -23,8 +23,11 @@ Item = tuple[str, str, dict[str, Any]]  # (pk, label for errors, request item)
 
 
 def metafield_text(value: Any) -> str | None:
+    """A metafield value: text, JSON for structured values, whole numbers without ``.0``."""
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
     return text or None
 
@@ -59,6 +62,54 @@ class MetafieldWriter:
         self.resource = resource
         self.metafields = mappings
 
+    async def existing(
+        self, record_ids: Sequence[str], namespaces: Sequence[str]
+    ) -> dict[tuple[str, str, str], int]:
+        """Ids of the mapped metafields that ``record_ids`` already have, keyed by
+        (record id, namespace, key), in as few calls as possible.
+
+        The store-wide list (filtered by namespace and key) costs one call per 250 metafields;
+        reading per record costs one call per record. The first page of the list says how many
+        pages there are, so the cheaper way is chosen after one call."""
+        found: dict[tuple[str, str, str], int] = {}
+        if not record_ids:
+            return found
+        wanted = set(record_ids)
+        keys = sorted({key for _, _, key in self.metafields})
+        params = {"namespace:in": ",".join(namespaces), "key:in": ",".join(keys), "limit": "250"}
+        if len(record_ids) > 1:
+            first = await self.client.request(
+                "GET", f"/v3/{self.resource}/metafields", params={**params, "page": "1"}
+            )
+            body = first.body if isinstance(first.body, dict) else {}
+            pages = int(((body.get("meta") or {}).get("pagination") or {}).get("total_pages") or 1)
+            if pages - 1 <= len(record_ids):
+                listed = list(body.get("data") or [])
+                for page in range(2, pages + 1):
+                    more = await self.client.request(
+                        "GET",
+                        f"/v3/{self.resource}/metafields",
+                        params={**params, "page": str(page)},
+                    )
+                    listed.extend((more.body or {}).get("data") or [])
+                for mf in listed:
+                    record = str(mf.get("resource_id"))
+                    if record in wanted:
+                        found[(record, mf["namespace"], mf["key"])] = int(mf["id"])
+                return found
+
+        async def read(record_id: str) -> None:
+            async for page in self.client.get_all(
+                f"/v3/{self.resource}/{record_id}/metafields",
+                params={"namespace:in": ",".join(namespaces), "limit": "250"},
+                v=3,
+            ):
+                for mf in page:
+                    found[(record_id, mf["namespace"], mf["key"])] = int(mf["id"])
+
+        await asyncio.gather(*(read(record_id) for record_id in record_ids))
+        return found
+
     def validate(self, values: Mapping[str, Any]) -> list[str]:
         reasons = []
         for column, namespace, key in self.metafields:
@@ -80,18 +131,8 @@ class MetafieldWriter:
         if not self.metafields or not rows:
             return
         namespaces = sorted({ns for _, ns, _ in self.metafields})
-        existing: dict[tuple[str, str, str], int] = {}  # (customer id, ns, key) -> metafield id
-
-        async def read(record_id: str) -> None:
-            async for page in self.client.get_all(
-                f"/v3/{self.resource}/{record_id}/metafields",
-                params={"namespace:in": ",".join(namespaces), "limit": "250"},
-                v=3,
-            ):
-                for mf in page:
-                    existing[(record_id, mf["namespace"], mf["key"])] = int(mf["id"])
-
-        await asyncio.gather(*(read(cid) for op, cid in rows if op.pk not in created))
+        to_read = sorted({cid for op, cid in rows if op.pk not in created})
+        existing = await self.existing(to_read, namespaces)
         creates: list[Item] = []
         updates: list[Item] = []
         deletes: list[tuple[str, int]] = []
