@@ -65,18 +65,28 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     # The three runs: the first sends everything, the second only the change, the third
     # nothing (at most a look at the store's attribute definitions).
     totals = [int(n.replace(",", "")) for n in re.findall(r"^\s*total\s+([\d,]+)", out, re.M)]
-    assert len(totals) == 3, out
-    first, second, third = totals
+    assert len(totals) == 6, out
+    first, second, third, orders, statuses, rerun = totals
     assert first >= 2_500 / 10 and 0 < second < first / 5 and third <= 2
-    third_run = out[out.index("5. Nothing changed") : out.index("6. What BigCommerce")]
+    third_run = out[out.index("5. Nothing changed") : out.index("6. Orders from the warehouse")]
     assert not re.search(r"^\s*(POST|PUT|DELETE) ", third_run, re.M), third_run
+
+    # Orders: one create per order, one update per shipped order, nothing on the rerun.
+    created = re.search(r"^\s*POST /v2/orders\s+([\d,]+)", out, re.M)
+    assert created and orders >= int(created[1]) > 250
+    updated = re.search(r"^\s*PUT /v2/orders/\{id\}\s+([\d,]+)", out, re.M)
+    assert updated and int(updated[1]) == 60 and statuses < 2 * 60
+    orders_rerun = out[out.index("8. Orders again") : out.index("9. What BigCommerce")]
+    assert not re.search(r"^\s*(POST|PUT|DELETE) ", orders_rerun, re.M), orders_rerun
+    assert rerun <= 2
+    assert re.search(r"The store holds [\d,]+ orders \(.*\d+ Shipped", out)
 
     # The bad row is reported with its reason, and the store holds the right customers.
     assert re.search(rf"pk \d+: .*{BAD_EMAIL}", out)
     assert "The store holds 2,510 customers" in out  # 2,500 + 50 new - 40 removed
 
     history = runner.invoke(app, ["--project", str(project), "runs", "--json"])
-    runs = json.loads(history.stdout)["runs"]
+    runs = [run for run in json.loads(history.stdout)["runs"] if run["sync"] == SYNC]
     # Newest first; the malformed row keeps the later runs at "warning" until it is fixed.
     assert [run["status"] for run in runs] == ["warning", "warning", "success"]
     counts = runs[1]["counts"]
