@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bcsync.alerts import notify_run
 from bcsync.debugger import CallRecorder, prune
 from bcsync.destinations.base import Problem, RowOp, RowOutcome
@@ -69,9 +71,16 @@ class _Tally:
 class Engine:
     """Runs, plans and checks the syncs of one project."""
 
-    def __init__(self, config: ProjectConfig, *, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        config: ProjectConfig,
+        *,
+        observers: Sequence[Observer] = (),
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.config = config
         self.observers = list(observers)
+        self.transport = transport  # the HTTP seam: tests pass one that checks the contract
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -96,6 +105,7 @@ class Engine:
             store_hash=destination.store_hash,
             access_token=destination.access_token.get_secret_value(),
             on_call=on_call,
+            transport=self.transport,
         )
 
     def _located(self, sync: SyncConfig, problems: Sequence[Problem]) -> list[str]:
