@@ -264,9 +264,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--record-customers", type=int, default=20_000)
-    parser.add_argument("--quota-customers", type=int, default=3_000)
+    parser.add_argument("--quota-customers", type=int, default=5_000)
     parser.add_argument("--orders", type=int, default=2_000)
-    parser.add_argument("--quota-updates", type=int, default=600)
+    parser.add_argument("--quota-updates", type=int, default=1_500)
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     results: list[tuple[str, str]] = []
