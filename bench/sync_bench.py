@@ -167,7 +167,7 @@ def initial_sync(bench: Bench, count: int, results: list[tuple[str, str]]) -> No
 def recording_cost(bench: Bench, count: int, results: list[tuple[str, str]]) -> None:
     customers_table(bench, count)
     times: dict[bool, list[float]] = {True: [], False: []}
-    for round_ in range(2):
+    for round_ in range(3):
         for record in (True, False):
             bench.reset()
             directory = bench.project(f"record-{record}-{round_}", CUSTOMERS, record=record)
@@ -176,7 +176,7 @@ def recording_cost(bench: Bench, count: int, results: list[tuple[str, str]]) -> 
     on, off = statistics.median(times[True]), statistics.median(times[False])
     results.append(
         (
-            f"debugger recording cost ({count:,} customers, medians of 2 alternated runs)",
+            f"debugger recording cost ({count:,} customers, medians of 3 alternated runs)",
             f"{on:.2f} s recorded vs {off:.2f} s not: {(on / off - 1) * 100:+.1f} % "
             "(target ≤ +10 %)",
         )

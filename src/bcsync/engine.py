@@ -137,22 +137,46 @@ class Engine:
             problems = self._located(sync, obj.static_problems())
             try:
                 column_types = self._column_types(sync)
-                missing = [
-                    c
-                    for c in [*self._columns(sync), sync.model.primary_key]
-                    if c not in column_types
-                ]
-                for column in missing:
-                    problems.append(
-                        f"{self.config.locate('syncs', sync.name, 'mappings')}: sync "
-                        f"'{sync.name}': column '{column}' is not in the model (columns: "
-                        f"{', '.join(column_types)})"
-                    )
+                problems += self._located(sync, self._missing_columns(sync, column_types))
                 await client.request("GET", obj.probe_path, params={"limit": "1"})
                 problems += self._located(sync, await obj.prepare(column_types, dry_run=True))
             except BcsyncError as exc:
                 problems.append(f"sync '{sync.name}': {exc}")
         return CheckReport(sync.name, tuple(problems))
+
+    def _missing_columns(self, sync: SyncConfig, column_types: dict[str, str]) -> list[Problem]:
+        """The key, match and mapped columns the model does not have, located in the file."""
+        available = ", ".join(column_types)
+        problems = []
+        if sync.model.primary_key not in column_types:
+            problems.append(
+                Problem(
+                    f"primary key column '{sync.model.primary_key}' is not in the model "
+                    f"(columns: {available})",
+                    ("model", "primary_key"),
+                )
+            )
+        if (
+            sync.match is not None
+            and sync.mode != "insert"
+            and sync.match.column not in column_types
+        ):
+            problems.append(
+                Problem(
+                    f"match column '{sync.match.column}' is not in the model "
+                    f"(columns: {available})",
+                    ("match", "column"),
+                )
+            )
+        for index, mapping in enumerate(sync.mappings):
+            if mapping.column not in column_types:
+                problems.append(
+                    Problem(
+                        f"column '{mapping.column}' is not in the model (columns: {available})",
+                        ("mappings", index, "column"),
+                    )
+                )
+        return problems
 
     def _column_types(self, sync: SyncConfig) -> dict[str, str]:
         warehouse = open_warehouse(
@@ -175,6 +199,7 @@ class Engine:
             obj = object_for(sync, client)
             problems = obj.static_problems()
             column_types = self._column_types(sync)
+            problems += self._missing_columns(sync, column_types)
             problems += await obj.prepare(column_types, dry_run=True)
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
@@ -315,9 +340,14 @@ class Engine:
         async with self._client(sync, tally.on_call) as client:
             obj = object_for(sync, client)
             problems = obj.static_problems()
+            if problems:  # before anything touches the store (prepare may create attributes)
+                raise ConfigError("\n".join(self._located(sync, problems)))
             self._set_status(store, sync, run_id, "querying")
             column_types = self._column_types(sync)
-            problems += await obj.prepare(column_types, dry_run=False)
+            problems = self._missing_columns(sync, column_types)
+            if problems:
+                raise ConfigError("\n".join(self._located(sync, problems)))
+            problems = await obj.prepare(column_types, dry_run=False)
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
             self._set_status(store, sync, run_id, "planning")

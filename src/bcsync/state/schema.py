@@ -13,22 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from bcsync.results import COUNT_KEYS as RUN_COUNT_KEYS
+
 RUNNING_STATUSES = ("querying", "planning", "syncing")
 FINISHED_STATUSES = ("success", "warning", "failed", "cancelled", "interrupted")
 OUTCOMES = ("succeeded", "rejected", "invalid", "skipped")
 ALERT_STATES = ("ok", "warning", "critical")
 # The run's counters, in the order of the run JSON (DESIGN §1.2); each is a column of ``runs``.
-COUNT_KEYS = (
-    "queried",
-    "invalid",
-    "added",
-    "changed",
-    "removed",
-    "planned",
-    "succeeded",
-    "rejected",
-    "skipped",
-)
+COUNT_KEYS = RUN_COUNT_KEYS
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

@@ -91,7 +91,7 @@ class CustomerExtras:
                         "BigCommerce or set create_missing_attributes: true"
                     )
                 )
-        if wanted and dry_run:
+        if wanted and (dry_run or problems):  # create nothing in a run that will not go on
             for index, (name, kind) in enumerate(wanted.items()):
                 self.attribute_defs[name] = (-1 - index, kind)
         elif wanted:

@@ -24,7 +24,7 @@ from bcsync.destinations.bigcommerce.fields import (
     ValueProblem,
     column_fits,
     convert,
-    parse_field,
+    map_fields,
     set_path,
 )
 from bcsync.errors import AmbiguousWriteError, RequestRejectedError
@@ -50,31 +50,22 @@ class CustomerObject:
     def __init__(self, sync: SyncConfig, client: BigCommerceClient) -> None:
         self.sync = sync
         self.client = client
-        self.native: list[tuple[str, FieldSpec]] = []
-        self._problems: list[Problem] = []
         self.extras = CustomerExtras(client)
-        for index, mapping in enumerate(sync.mappings):
-            where: tuple[str | int, ...] = ("mappings", index, "field")
-            try:
-                ref = parse_field(mapping.field)
-            except ValueError as exc:
-                self._problems.append(Problem(str(exc), where))
-                continue
-            if ref.kind == "native":
-                spec = CUSTOMER_FIELDS.get(ref.name)
-                if spec is None:
-                    known = ", ".join(sorted(CUSTOMER_FIELDS))
-                    self._problems.append(
-                        Problem(f"unknown customer field '{mapping.field}' (known: {known})", where)
-                    )
-                else:
-                    self.native.append((mapping.column, spec))
-            elif ref.kind == "attribute":
-                self.extras.attributes.append((mapping.column, ref.name))
+        mapped = map_fields(
+            sync.mappings,
+            CUSTOMER_FIELDS,
+            what="customer",
+            custom={"attribute", "form_field", "metafield"},
+        )
+        self.native = mapped.native
+        self._problems = mapped.problems
+        for column, ref in mapped.custom:
+            if ref.kind == "attribute":
+                self.extras.attributes.append((column, ref.name))
             elif ref.kind == "form_field":
-                self.extras.form_fields.append((mapping.column, ref.name))
+                self.extras.form_fields.append((column, ref.name))
             else:
-                self.extras.metafields.append((mapping.column, ref.namespace, ref.name))
+                self.extras.metafields.append((column, ref.namespace, ref.name))
         self.email_column = next((c for c, s in self.native if s.name == "email"), None)
         match = sync.match
         if self.email_column is None and match is not None and match.field == "email":
@@ -122,7 +113,7 @@ class CustomerObject:
                 )
         problems.extend(
             await self.extras.load_attributes(
-                column_types, self.sync.create_missing_attributes, dry_run=dry_run
+                column_types, self.sync.create_missing_attributes, dry_run=dry_run or bool(problems)
             )
         )
         return problems

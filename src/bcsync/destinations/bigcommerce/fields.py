@@ -13,9 +13,11 @@ import decimal
 import email.utils
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from bcsync.destinations.base import Problem
 
 Kind = Literal[
     "string", "integer", "number", "boolean", "int_list", "json", "date", "money", "rfc2822"
@@ -63,6 +65,44 @@ def parse_field(field: str) -> FieldRef:
             raise ValueError(f"metafield '{field}': namespace and key are at most 64 characters")
         return FieldRef("metafield", key, namespace)
     return FieldRef("native", field)
+
+
+@dataclass(frozen=True)
+class MappedFields:
+    """A sync's mappings sorted by kind, with the problems found on the way."""
+
+    native: list[tuple[str, FieldSpec]]  # (column, field)
+    custom: list[tuple[str, FieldRef]]  # (column, attribute / form field / metafield)
+    problems: list[Problem]
+
+
+def map_fields(
+    mappings: Sequence[Any], catalog: Mapping[str, FieldSpec], *, what: str, custom: set[str]
+) -> MappedFields:
+    """Parse each mapping's ``field`` against an object's native ``catalog`` and the custom
+    field kinds it supports (``custom``); ``what`` names the object in messages."""
+    mapped = MappedFields([], [], [])
+    kinds = {"attribute": "attributes.<name>", "form_field": "form_fields.<name>",
+             "metafield": "metafields.<namespace>.<key>"}  # fmt: skip
+    for index, mapping in enumerate(mappings):
+        where: tuple[str | int, ...] = ("mappings", index, "field")
+        try:
+            ref = parse_field(mapping.field)
+        except ValueError as exc:
+            mapped.problems.append(Problem(str(exc), where))
+            continue
+        if ref.kind == "native" and ref.name in catalog:
+            mapped.native.append((mapping.column, catalog[ref.name]))
+        elif ref.kind in custom:
+            mapped.custom.append((mapping.column, ref))
+        else:
+            known = ", ".join([*sorted(catalog), *(kinds[k] for k in sorted(custom))])
+            mapped.problems.append(
+                Problem(
+                    f"unknown or read-only {what} field '{mapping.field}' (known: {known})", where
+                )
+            )
+    return mapped
 
 
 def _text(value: Any) -> str:

@@ -25,7 +25,7 @@ from bcsync.destinations.bigcommerce.fields import (
     ValueProblem,
     column_fits,
     convert,
-    parse_field,
+    map_fields,
     set_path,
 )
 from bcsync.destinations.bigcommerce.metafields import MetafieldWriter
@@ -48,31 +48,11 @@ class OrderObject:
     def __init__(self, sync: SyncConfig, client: BigCommerceClient) -> None:
         self.sync = sync
         self.client = client
-        self.native: list[tuple[str, FieldSpec]] = []
-        self.metafields: list[tuple[str, str, str]] = []
-        self._problems: list[Problem] = []
         self.statuses: dict[str, int] = {}  # case-folded name or label -> status id
-        for index, mapping in enumerate(sync.mappings):
-            where: tuple[str | int, ...] = ("mappings", index, "field")
-            try:
-                ref = parse_field(mapping.field)
-            except ValueError as exc:
-                self._problems.append(Problem(str(exc), where))
-                continue
-            spec = ORDER_FIELDS.get(ref.name) if ref.kind == "native" else None
-            if ref.kind == "metafield":
-                self.metafields.append((mapping.column, ref.namespace, ref.name))
-            elif spec is None:
-                known = ", ".join(sorted(ORDER_FIELDS))
-                self._problems.append(
-                    Problem(
-                        f"unknown or read-only order field '{mapping.field}' (writable: {known}, "
-                        "metafields.<namespace>.<key>)",
-                        where,
-                    )
-                )
-            else:
-                self.native.append((mapping.column, spec))
+        mapped = map_fields(sync.mappings, ORDER_FIELDS, what="order", custom={"metafield"})
+        self.native = mapped.native
+        self._problems = mapped.problems
+        self.metafields = [(column, ref.namespace, ref.name) for column, ref in mapped.custom]
         self.metafield_writer = MetafieldWriter(client, "orders", self.metafields)
         self._column_of = {spec.name: column for column, spec in self.native}
 
