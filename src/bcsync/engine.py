@@ -347,9 +347,6 @@ class Engine:
             problems = self._missing_columns(sync, column_types)
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
-            problems = await obj.prepare(column_types, dry_run=False)
-            if problems:
-                raise ConfigError("\n".join(self._located(sync, problems)))
             self._set_status(store, sync, run_id, "planning")
             with self._changes(sync, full_resync=full_resync) as (changes, snapshot):
                 counts = changes.counts.to_json()
@@ -359,6 +356,10 @@ class Engine:
                 removed = 0 if full_resync else tally.counts["removed"]
                 total = tally.counts["added"] + tally.counts["changed"] + removed
                 tally.counts["planned"] = total
+                if total:  # an unchanged model costs no API call at all
+                    problems = await obj.prepare(column_types, dry_run=False)
+                    if problems:
+                        raise ConfigError("\n".join(self._located(sync, problems)))
                 self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
                 self._set_status(store, sync, run_id, "syncing")
                 for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):

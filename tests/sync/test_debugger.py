@@ -136,3 +136,33 @@ def test_debug_shows_the_failing_call_for_a_row_and_exports_har(
     for path in (sync_project.dir / ".bcsync").rglob("*"):
         if path.is_file():
             assert emulator.token.encode() not in path.read_bytes(), path
+
+
+def test_recorded_calls_older_than_the_retention_are_pruned(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    import datetime as dt
+
+    from bcsync.state import ApiCallRecord, RunStore
+
+    sync_project.load("customers", [customer(1)])
+    sync_project.configure(UPSERT_BY_EMAIL, extra="debugger: {retention_days: 7}\n")
+    store = RunStore.open(sync_project.state_url)
+    old_run = store.start_run("customers")
+    now = dt.datetime.now(dt.UTC)
+    store.add_api_calls(
+        old_run,
+        [
+            ApiCallRecord(seq=1, started_at=now - dt.timedelta(days=8), duration_ms=1.0,
+                          method="GET", path="/v3/customers"),
+            ApiCallRecord(seq=2, started_at=now - dt.timedelta(days=6), duration_ms=1.0,
+                          method="GET", path="/v3/customers"),
+        ],
+    )  # fmt: skip
+    store.finish_run(old_run, "success", counts={}, api_calls=2)
+
+    result = sync_project.run("customers")
+    assert result.status == "success", result.error
+    assert [call.seq for call in store.api_calls(old_run)] == [2]
+    assert len(store.api_calls(result.run_id)) == result.api_calls > 0
+    store.close()
