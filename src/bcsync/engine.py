@@ -17,16 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bcsync.alerts import notify_run
+from bcsync.checkpoint import RunTally, checkpoint
 from bcsync.debugger import CallRecorder, prune
 from bcsync.destinations.base import Problem, RowOp, RowOutcome
-from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.errors import BcsyncError, ConfigError, GuardError, SyncLockedError
@@ -42,8 +41,8 @@ from bcsync.events import (
 from bcsync.planner import ChangeSet, plan
 from bcsync.project import ProjectConfig, SyncConfig
 from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
-from bcsync.snapshot import Confirmed, Failed, Snapshot
-from bcsync.state import RowOutcomeRecord, RunStore
+from bcsync.snapshot import Snapshot
+from bcsync.state import RunStore
 from bcsync.warehouse import open_warehouse
 
 CHUNK_ROWS = 1000
@@ -52,20 +51,6 @@ CHUNK_ROWS = 1000
 def snapshot_path(project_dir: Path, sync: str) -> Path:
     """Where a sync's snapshot lives."""
     return project_dir / ".bcsync" / "snapshots" / f"{sync}.duckdb"
-
-
-@dataclass
-class _Tally:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
-    api_calls: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    invalid: list[dict[str, Any]] = field(default_factory=list)
-    recorder: CallRecorder | None = None
-
-    def on_call(self, call: ApiCall) -> None:
-        self.api_calls += 1
-        if self.recorder is not None:
-            self.recorder(call)
 
 
 class Engine:
@@ -290,7 +275,7 @@ class Engine:
             secret=destination.access_token.get_secret_value(),
             max_body_bytes=self.config.debugger.max_body_bytes,
         )
-        tally = _Tally(recorder=recorder if self.config.debugger.enabled else None)
+        tally = RunTally(recorder=recorder if self.config.debugger.enabled else None)
         prune(store, self.config.debugger.retention_days)
         self._emit(RunStarted(sync.name, run_id))
         status, error = "failed", None
@@ -333,7 +318,7 @@ class Engine:
         sync: SyncConfig,
         store: RunStore,
         run_id: str,
-        tally: _Tally,
+        tally: RunTally,
         full_resync: bool,
         override_guards: bool,
     ) -> str:
@@ -367,12 +352,12 @@ class Engine:
                         RowOutcome(r.pk or "", None, "invalid", error=r.reason)
                         for r in invalid_rows
                     ]
-                    self._record(store, snapshot, run_id, tally, invalid)
+                    checkpoint(store, snapshot, run_id, tally, invalid)
                 done = 0
                 for kind in ("added", "changed"):
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                         outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
-                        self._record(store, snapshot, run_id, tally, outcomes)
+                        checkpoint(store, snapshot, run_id, tally, outcomes)
                         # A row found invalid before sending is counted apart, not as planned.
                         invalid_here = sum(1 for o in outcomes if o.status == "invalid")
                         tally.counts[kind] -= invalid_here
@@ -384,7 +369,7 @@ class Engine:
                 if not full_resync:
                     for entries in changes.removed(chunk=CHUNK_ROWS):
                         outcomes = await self._remove_chunk(sync, obj, snapshot, entries)
-                        self._record(store, snapshot, run_id, tally, outcomes)
+                        checkpoint(store, snapshot, run_id, tally, outcomes)
                         done += len(entries)
                         self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
                 store.heartbeat(sync.name, run_id)
@@ -457,59 +442,6 @@ class Engine:
         op = "delete" if sync.on_delete == "delete" else "clear"
         ops = [RowOp(e.pk, op, {}, None, e.dest_id) for e in entries]  # type: ignore[arg-type]
         return list(await obj.apply(ops))
-
-    def _record(
-        self,
-        store: RunStore,
-        snapshot: Snapshot,
-        run_id: str,
-        tally: _Tally,
-        outcomes: Sequence[RowOutcome],
-    ) -> None:
-        """Checkpoint one chunk: snapshot first (what BigCommerce holds), then the run store."""
-        confirmed: list[Confirmed] = []
-        failed: list[Failed] = []
-        forgotten: list[str] = []
-        for outcome in outcomes:
-            if outcome.status == "succeeded" and outcome.op in ("delete", "clear", None):
-                forgotten.append(outcome.pk)
-            elif outcome.status == "succeeded" or (
-                outcome.status == "skipped" and outcome.dest_id is not None
-            ):
-                confirmed.append(Confirmed(outcome.pk, outcome.row_hash or "", outcome.dest_id))
-            elif outcome.status == "rejected":
-                failed.append(Failed(outcome.pk, outcome.error or "", outcome.dest_id))
-            key = {"succeeded": "succeeded", "rejected": "rejected", "skipped": "skipped"}.get(
-                outcome.status
-            )
-            if key:
-                tally.counts[key] += 1
-            if outcome.status == "rejected":
-                tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
-            elif outcome.status == "invalid":
-                tally.counts["invalid"] += 1
-                tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
-        if confirmed:
-            snapshot.confirm(confirmed)
-        if failed:
-            snapshot.fail(failed)
-        if forgotten:
-            snapshot.forget(forgotten)
-        if tally.recorder is not None:
-            tally.recorder.flush()
-        store.add_outcomes(
-            run_id,
-            [
-                RowOutcomeRecord(
-                    pk=o.pk,
-                    op=o.op,
-                    outcome=o.status,
-                    error=o.error or o.note,
-                    dest_id=o.dest_id,
-                )
-                for o in outcomes
-            ],
-        )
 
 
 class Project:
