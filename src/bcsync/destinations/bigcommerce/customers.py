@@ -22,10 +22,10 @@ from bcsync.destinations.bigcommerce.fields import (
     EMAIL_RE,
     FieldSpec,
     ValueProblem,
-    column_fits,
     convert,
     map_fields,
     set_path,
+    type_problems,
 )
 from bcsync.errors import AmbiguousWriteError, RequestRejectedError
 from bcsync.project import SyncConfig
@@ -94,23 +94,7 @@ class CustomerObject:
     async def prepare(
         self, column_types: Mapping[str, str], *, dry_run: bool = False
     ) -> list[Problem]:
-        problems: list[Problem] = []
-        for index, mapping in enumerate(self.sync.mappings):
-            where: tuple[str | int, ...] = ("mappings", index, "column")
-            arrow_type = column_types.get(mapping.column)
-            spec = CUSTOMER_FIELDS.get(mapping.field)
-            if (
-                arrow_type is not None
-                and spec is not None
-                and not column_fits(spec.kind, arrow_type)
-            ):
-                problems.append(
-                    Problem(
-                        f"column '{mapping.column}' ({arrow_type}) cannot become customer field "
-                        f"'{mapping.field}' ({spec.kind})",
-                        where,
-                    )
-                )
+        problems = type_problems(self.sync.mappings, CUSTOMER_FIELDS, column_types, what="customer")
         problems.extend(
             await self.extras.load_attributes(
                 column_types, self.sync.create_missing_attributes, dry_run=dry_run or bool(problems)

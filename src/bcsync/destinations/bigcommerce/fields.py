@@ -105,6 +105,32 @@ def map_fields(
     return mapped
 
 
+def type_problems(
+    mappings: Sequence[Any],
+    catalog: Mapping[str, FieldSpec],
+    column_types: Mapping[str, str],
+    *,
+    what: str,
+    skip: frozenset[str] = frozenset(),
+) -> list[Problem]:
+    """Mappings whose column's type cannot become the native field's type."""
+    problems = []
+    for index, mapping in enumerate(mappings):
+        spec = catalog.get(mapping.field)
+        arrow_type = column_types.get(mapping.column)
+        if spec is None or arrow_type is None or spec.name in skip:
+            continue
+        if not column_fits(spec.kind, arrow_type):
+            problems.append(
+                Problem(
+                    f"column '{mapping.column}' ({arrow_type}) cannot become {what} field "
+                    f"'{mapping.field}' ({spec.kind})",
+                    ("mappings", index, "column"),
+                )
+            )
+    return problems
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value

@@ -23,10 +23,10 @@ from bcsync.destinations.bigcommerce.fields import (
     ORDER_PAIRS,
     FieldSpec,
     ValueProblem,
-    column_fits,
     convert,
     map_fields,
     set_path,
+    type_problems,
 )
 from bcsync.destinations.bigcommerce.metafields import MetafieldWriter
 from bcsync.destinations.bigcommerce.order_lines import check_products, products_payload
@@ -92,20 +92,14 @@ class OrderObject:
     async def prepare(
         self, column_types: Mapping[str, str], *, dry_run: bool = False
     ) -> list[Problem]:
-        problems: list[Problem] = []
-        for index, mapping in enumerate(self.sync.mappings):
-            spec = ORDER_FIELDS.get(mapping.field)
-            arrow_type = column_types.get(mapping.column)
-            if spec is None or arrow_type is None or spec.name == "status_id":
-                continue
-            if not column_fits(spec.kind, arrow_type):
-                problems.append(
-                    Problem(
-                        f"column '{mapping.column}' ({arrow_type}) cannot become order field "
-                        f"'{mapping.field}' ({spec.kind})",
-                        ("mappings", index, "column"),
-                    )
-                )
+        # A status may be a name or a number: checked per row against the store's statuses.
+        problems = type_problems(
+            self.sync.mappings,
+            ORDER_FIELDS,
+            column_types,
+            what="order",
+            skip=frozenset({"status_id"}),
+        )
         response = await self.client.request("GET", "/v2/order_statuses")
         self.statuses = {}
         for status in response.body or []:
