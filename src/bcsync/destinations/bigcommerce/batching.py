@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from bcsync.destinations.bigcommerce.client import bigcommerce_message
 from bcsync.errors import RequestRejectedError
 
 T = TypeVar("T")
@@ -16,27 +17,8 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def error_text(body: Any, fallback: str = "") -> str:
-    """BigCommerce's own words from a v2 (``[{status, message}]``) or v3 (``{title, errors}``)
-    error body, with batch index prefixes (``0.email``) reduced to the field name."""
-    if isinstance(body, list) and body and isinstance(body[0], dict):
-        return "; ".join(str(item.get("message", "")) for item in body if item.get("message"))
-    if isinstance(body, dict):
-        title = str(body.get("title") or body.get("detail") or "")
-        errors = body.get("errors")
-        details: list[str] = []
-        if isinstance(errors, dict):
-            for key, message in errors.items():
-                field = str(key).split(".", 1)[1] if "." in str(key) else str(key)
-                details.append(
-                    f"{field}: {message}" if field and not field.isdigit() else str(message)
-                )
-        elif isinstance(errors, list):
-            details.extend(error_text(item) for item in errors if item)
-        text = title
-        if details:
-            text = f"{title}: {'; '.join(details)}" if title else "; ".join(details)
-        return text or fallback
-    return fallback
+    """BigCommerce's own words for a rejected request, or ``fallback`` if the body has none."""
+    return bigcommerce_message(body) or fallback
 
 
 def indexed_errors(body: Any) -> dict[int, str]:

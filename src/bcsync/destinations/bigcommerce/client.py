@@ -79,10 +79,21 @@ def bigcommerce_message(body: Any) -> str:
     if detail:
         parts.append(str(detail))
     if isinstance(errors, dict) and errors:
-        parts.append("; ".join(f"{key}: {value}" for key, value in errors.items()))
+        parts.append("; ".join(_error_item(str(key), value) for key, value in errors.items()))
     elif isinstance(errors, list) and errors:
-        parts.append("; ".join(str(error) for error in errors))
+        parts.append(
+            "; ".join(bigcommerce_message(e) if isinstance(e, dict) else str(e) for e in errors)
+        )
     return " — ".join(parts)
+
+
+def _error_item(key: str, message: Any) -> str:
+    """One entry of a v3 ``errors`` object; a batch index prefix (``0.email``) is dropped, since
+    the message is reported against the row it belongs to."""
+    head, _, field = key.partition(".")
+    if head.isdigit():
+        key = field
+    return f"{key}: {message}" if key else str(message)
 
 
 def is_order_collection(path: str) -> bool:
