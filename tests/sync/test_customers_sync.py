@@ -402,3 +402,54 @@ def test_customer_metafields_and_form_fields(sync_project: SyncProject, emulator
     }
     assert ltv("user4@example.com") == []  # cleared: the metafield is removed
     assert len([m for m in held["user2@example.com"]["metafields"] if m["key"] == "ltv"]) == 1
+
+
+def test_match_by_bigcommerce_id(sync_project: SyncProject, emulator: Any) -> None:
+    with emulator.client() as http:
+        created = http.post(
+            "/v3/customers",
+            json=[{"email": "known@example.com", "first_name": "Old", "last_name": "Name"}],
+        ).json()["data"]
+    known_id = created[0]["id"]
+    rows = [
+        customer(1, bc_id=known_id, email="known@example.com"),
+        customer(2, bc_id=None),
+        customer(3, bc_id=987654),
+    ]
+    sync_project.load("customers", rows)
+    config = UPSERT_BY_EMAIL.replace(
+        "match: {column: email, field: email}", "match: {column: bc_id, field: id}"
+    )
+    sync_project.configure(config.replace("mode: upsert", "mode: update"))
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    assert (result.counts["succeeded"], result.counts["skipped"]) == (1, 2)
+    assert store_customers(emulator)["known@example.com"]["first_name"] == "First1"
+    assert emulator.stats()["by_endpoint"]["GET /v3/customers"] == 1  # one id:in look-up
+
+    sync_project.configure(config)  # upsert: rows without a matching id are created
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    assert set(store_customers(emulator)) == {
+        "known@example.com",
+        "user2@example.com",
+        "user3@example.com",
+    }
+
+
+def test_per_item_batches_land_the_good_rows(sync_project: SyncProject, emulator: Any) -> None:
+    emulator.config(batch_atomic=False)  # BigCommerce may also apply the good items of a batch
+    with emulator.client() as http:
+        http.post(
+            "/v3/customers",
+            json=[{"email": "user4@example.com", "first_name": "Taken", "last_name": "Already"}],
+        )
+    sync_project.load("customers", [customer(n) for n in range(1, 11)])
+    sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert"))
+    result = sync_project.run("customers")
+    assert result.status == "warning"
+    assert (result.counts["succeeded"], result.counts["rejected"]) == (9, 1)
+    assert [row["pk"] for row in result.rejected_rows] == ["4"]
+    emails = [c["email"] for c in emulator.dump()["customers"]]
+    assert len(emails) == len(set(emails)) == 10
+    assert emulator.stats()["by_endpoint"]["POST /v3/customers"] <= 1 + 1 + 2
