@@ -46,6 +46,7 @@ from bcsync.state import RunStore
 from bcsync.warehouse import open_warehouse
 
 CHUNK_ROWS = 1000
+LOCK_LEASE_SECONDS = 60.0  # a run that stops renewing its lock for this long counts as dead
 
 
 def snapshot_path(project_dir: Path, sync: str) -> Path:
@@ -53,8 +54,32 @@ def snapshot_path(project_dir: Path, sync: str) -> Path:
     return project_dir / ".bcsync" / "snapshots" / f"{sync}.duckdb"
 
 
+class LockKeeper:
+    """Renews a run's lock in the background, so a run that waits on a slow quota for longer
+    than the lease is never taken for dead. If the lock was lost anyway (this run stalled past
+    its lease and another took over), ``check`` raises so the run stops sending."""
+
+    def __init__(self, store: RunStore, sync: str, run_id: str, every: float) -> None:
+        self.store, self.sync, self.run_id, self.every = store, sync, run_id, every
+        self.lost: SyncLockedError | None = None
+
+    async def keep(self) -> None:
+        while self.lost is None:
+            await asyncio.sleep(self.every)
+            try:
+                self.store.heartbeat(self.sync, self.run_id)
+            except SyncLockedError as exc:
+                self.lost = exc
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+
 class Engine:
     """Runs, plans and checks the syncs of one project."""
+
+    lock_lease_seconds = LOCK_LEASE_SECONDS
 
     def __init__(
         self,
@@ -281,9 +306,16 @@ class Engine:
         status, error = "failed", None
         locked = False
         try:
-            store.acquire_lock(sync.name, run_id)
+            store.acquire_lock(sync.name, run_id, lease_seconds=self.lock_lease_seconds)
             locked = True
-            status = await self._sync_rows(sync, store, run_id, tally, full_resync, override_guards)
+            keeper = LockKeeper(store, sync.name, run_id, self.lock_lease_seconds / 4)
+            renewing = asyncio.create_task(keeper.keep())
+            try:
+                status = await self._sync_rows(
+                    sync, store, run_id, tally, full_resync, override_guards, keeper
+                )
+            finally:
+                renewing.cancel()
         except SyncLockedError as exc:
             error = str(exc)
         except BcsyncError as exc:
@@ -321,7 +353,12 @@ class Engine:
         tally: RunTally,
         full_resync: bool,
         override_guards: bool,
+        keeper: LockKeeper,
     ) -> str:
+        def save(outcomes: Sequence[RowOutcome]) -> None:
+            checkpoint(store, snapshot, run_id, tally, outcomes)
+            keeper.check()  # a run that lost its lock must not send another chunk
+
         async with self._client(sync, tally.on_call) as client:
             obj = object_for(sync, client)
             problems = obj.static_problems()
@@ -352,12 +389,12 @@ class Engine:
                         RowOutcome(r.pk or "", None, "invalid", error=r.reason)
                         for r in invalid_rows
                     ]
-                    checkpoint(store, snapshot, run_id, tally, invalid)
+                    save(invalid)
                 done = 0
                 for kind in ("added", "changed"):
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                         outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
-                        checkpoint(store, snapshot, run_id, tally, outcomes)
+                        save(outcomes)
                         # A row found invalid before sending is counted apart, not as planned.
                         invalid_here = sum(1 for o in outcomes if o.status == "invalid")
                         tally.counts[kind] -= invalid_here
@@ -369,10 +406,9 @@ class Engine:
                 if not full_resync:
                     for entries in changes.removed(chunk=CHUNK_ROWS):
                         outcomes = await self._remove_chunk(sync, obj, snapshot, entries)
-                        checkpoint(store, snapshot, run_id, tally, outcomes)
+                        save(outcomes)
                         done += len(entries)
                         self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
-                store.heartbeat(sync.name, run_id)
         if tally.counts["rejected"] or tally.counts["invalid"]:
             return "warning"
         return "success"

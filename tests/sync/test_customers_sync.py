@@ -453,3 +453,31 @@ def test_per_item_batches_land_the_good_rows(sync_project: SyncProject, emulator
     emails = [c["email"] for c in emulator.dump()["customers"]]
     assert len(emails) == len(set(emails)) == 10
     assert emulator.stats()["by_endpoint"]["POST /v3/customers"] <= 1 + 1 + 2
+
+
+def test_a_run_longer_than_its_lock_lease_keeps_the_lock(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    import threading
+    import time
+
+    sync_project.load("customers", [customer(n) for n in range(1, 201)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    emulator.faults([{"path": "*", "latency_ms": 250, "times": 100000}])
+    first = sync_project.engine()
+    first.lock_lease_seconds = 0.6  # the run lasts several leases: only renewals keep it alive
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(first.run("customers")))
+    worker.start()
+    time.sleep(1.5)
+    second = sync_project.engine()
+    second.lock_lease_seconds = 0.6
+    blocked = second.run("customers")
+    worker.join(timeout=120)
+    assert blocked.status == "failed"
+    assert "lock" in (blocked.error or "").lower() or "running" in (blocked.error or "").lower()
+    [done] = results
+    assert done.status == "success", done.error
+    assert done.counts["succeeded"] == 200
+    emails = [c["email"] for c in emulator.dump()["customers"]]
+    assert len(emails) == len(set(emails)) == 200
