@@ -289,6 +289,11 @@ class CustomerObject:
             outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", op.dest_id, message)
 
         async def send(items: Sequence[RowOp]) -> None:
+            # Rows already written (settled by a look-up, or applied by a partly failed batch)
+            # are never sent again when a batch is split.
+            items = [op for op in items if op.pk not in written]
+            if not items:
+                return
             if items[0].op == "create":
                 await self._send_creates(items, written, reject)
             else:
