@@ -481,3 +481,15 @@ def test_a_run_longer_than_its_lock_lease_keeps_the_lock(
     assert done.counts["succeeded"] == 200
     emails = [c["email"] for c in emulator.dump()["customers"]]
     assert len(emails) == len(set(emails)) == 200
+
+
+def test_python_api(sync_project: SyncProject, emulator: Any) -> None:
+    import bcsync
+
+    sync_project.load("customers", [customer(n) for n in range(1, 4)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    project = bcsync.load_project(sync_project.dir)
+    assert project.plan("customers").counts["added"] == 3
+    result = project.run("customers")
+    assert result.status == "success" and result.counts["succeeded"] == 3
+    assert len(store_customers(emulator)) == 3
