@@ -301,24 +301,12 @@ def test_token_is_stored_nowhere(sync_project: SyncProject, emulator: Any) -> No
 
 
 def test_killed_run_resumes_without_duplicates(sync_project: SyncProject, emulator: Any) -> None:
-    import signal
-    import time
-
     rows = [customer(n) for n in range(1, 1201)]
     sync_project.load("customers", rows)
     sync_project.configure(UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert"))
-    emulator.faults([{"path": "*", "latency_ms": 40, "times": 100000}])
-    process = sync_project.popen("run", "customers")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if emulator.stats()["by_endpoint"].get("POST /v3/customers", 0) >= 25:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    sync_project.kill_midway("customers", endpoint="POST /v3/customers", after=25, latency_ms=40)
     landed = len(emulator.dump()["customers"])
     assert 0 < landed < 1200, "the run should have been killed midway"
-    emulator.faults([])
 
     result = sync_project.run("customers")
     assert result.status == "success", (result.error, result.rejected_rows[:3])

@@ -4,8 +4,6 @@ metafields, delete behaviour, and no duplicate order after a lost answer or a ki
 from __future__ import annotations
 
 import json
-import signal
-import time
 from typing import Any
 
 import pytest
@@ -177,17 +175,8 @@ def test_killed_order_run_resumes_without_duplicates(
 ) -> None:
     sync_project.load("orders", [order(n) for n in range(1, 301)])
     sync_project.configure(INSERT_ORDERS)
-    emulator.faults([{"path": "*", "latency_ms": 30, "times": 100000}])
-    process = sync_project.popen("run", "orders")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if emulator.stats()["by_endpoint"].get("POST /v2/orders", 0) >= 40:
-            break
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    sync_project.kill_midway("orders", endpoint="POST /v2/orders", after=40, latency_ms=30)
     assert 0 < len(live_orders(emulator)) < 300
-    emulator.faults([])
     result = sync_project.run("orders")
     assert result.status == "success", (result.error, result.rejected_rows[:3])
     externals = [o["external_order_id"] for o in live_orders(emulator)]
