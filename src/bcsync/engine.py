@@ -25,7 +25,7 @@ import httpx
 from bcsync.alerts import notify_run
 from bcsync.checkpoint import RunTally, checkpoint
 from bcsync.debugger import CallRecorder, prune
-from bcsync.destinations.base import Problem, RowOp, RowOutcome
+from bcsync.destinations.base import DestinationObject, Problem, RowOp, RowOutcome
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.errors import BcsyncError, ConfigError, GuardError, SyncLockedError
@@ -38,10 +38,10 @@ from bcsync.events import (
     RunStarted,
     StatusChanged,
 )
-from bcsync.planner import ChangeSet, plan
+from bcsync.planner import ChangeSet, PlannedRow, plan
 from bcsync.project import ProjectConfig, SyncConfig
 from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
-from bcsync.snapshot import Snapshot
+from bcsync.snapshot import Snapshot, SnapshotEntry
 from bcsync.state import RunStore
 from bcsync.warehouse import open_warehouse
 
@@ -439,7 +439,7 @@ class Engine:
             )
 
     async def _send_chunk(
-        self, obj: Any, snapshot: Snapshot, kind: str, chunk: Sequence[Any]
+        self, obj: DestinationObject, snapshot: Snapshot, kind: str, chunk: Sequence[PlannedRow]
     ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         candidates: list[RowOp] = []
@@ -468,7 +468,11 @@ class Engine:
         return outcomes
 
     async def _remove_chunk(
-        self, sync: SyncConfig, obj: Any, snapshot: Snapshot, entries: Sequence[Any]
+        self,
+        sync: SyncConfig,
+        obj: DestinationObject,
+        snapshot: Snapshot,
+        entries: Sequence[SnapshotEntry],
     ) -> list[RowOutcome]:
         if sync.on_delete == "nothing":
             return [

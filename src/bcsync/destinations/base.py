@@ -68,10 +68,23 @@ class DestinationObject(Protocol):
     """A BigCommerce object type bcsync can sync into."""
 
     name: str
+    probe_path: str  # a cheap read that proves the token has this object's scope
 
-    async def prepare(self, column_types: Mapping[str, str]) -> list[Problem]:
+    async def prepare(
+        self, column_types: Mapping[str, str], *, dry_run: bool = False
+    ) -> list[Problem]:
         """Load what the store defines (attributes, statuses…) and report what does not fit the
-        model's columns (``column_types`` maps column name to Arrow type string)."""
+        model's columns (``column_types`` maps column name to Arrow type string). A dry run
+        writes nothing to the store."""
+        ...
+
+    def predict(self, kind: str, dest_id: str | None) -> tuple[str, int]:
+        """For ``plan``: the operation a planned row most likely becomes, and whether it needs
+        a look-up (1) or not (0)."""
+        ...
+
+    def estimate_calls(self, operations: Mapping[str, int], lookups: int) -> int:
+        """For ``plan``: the API calls these operations and look-ups cost."""
         ...
 
     def static_problems(self) -> list[Problem]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bcsync.destinations.base import DestinationObject
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.customers import CustomerObject
 from bcsync.destinations.bigcommerce.orders import OrderObject
 from bcsync.project import SyncConfig
 
 
-def object_for(sync: SyncConfig, client: BigCommerceClient) -> CustomerObject | OrderObject:
+def object_for(sync: SyncConfig, client: BigCommerceClient) -> DestinationObject:
     if sync.object == "orders":
         return OrderObject(sync, client)
     return CustomerObject(sync, client)
