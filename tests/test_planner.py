@@ -3,28 +3,64 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bcsync.errors import ConfigError
+from bcsync.errors import ConfigError, WarehouseError
 from bcsync.planner import ChangeSet, PlannedRow, plan
 from bcsync.snapshot import Confirmed, Failed, Snapshot
+from bcsync.warehouse.base import LocalQuery
 
 COLUMNS = ["email", "first_name", "ltv"]
 UTC = dt.UTC
+# How diff() hands the model to the planner: every test runs both ways, and they must agree.
+SOURCE = {"kind": "stream"}
+_files = itertools.count()
+
+
+@pytest.fixture(autouse=True, params=["stream", "local"])
+def source(request: pytest.FixtureRequest):
+    """``stream``: Arrow batches (PostgreSQL's path); ``local``: a DuckDB file the snapshot's
+    connection attaches and queries itself (a DuckDB warehouse's path)."""
+    SOURCE["kind"] = request.param
+    yield request.param
+    SOURCE["kind"] = "stream"
 
 
 @pytest.fixture
 def snapshot(tmp_path: Path):
     with Snapshot(tmp_path / "sync.duckdb") as snap:
         yield snap
+
+
+def model_of(snapshot: Snapshot, table: pa.Table) -> pa.RecordBatchReader | LocalQuery:
+    """``table`` as the planner's input: a stream, or a table in a DuckDB warehouse file."""
+    has_json = any(
+        isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json"
+        for t in table.schema.types
+    )
+    if SOURCE["kind"] == "stream" or has_json:  # a DuckDB warehouse streams JSON models too
+        return table.to_reader()
+    directory = snapshot.path.parent
+    path = directory / f"warehouse-{next(_files)}.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.register("incoming", table)
+        conn.execute("CREATE TABLE model AS SELECT * FROM incoming")
+    return LocalQuery(
+        sync="test",
+        sql='SELECT * FROM "model"',
+        database=str(path),
+        file_search_path=str(directory),
+    )
 
 
 def customers(**overrides: Any) -> pa.Table:
@@ -42,7 +78,11 @@ def customers(**overrides: Any) -> pa.Table:
 def diff(snapshot: Snapshot, table: pa.Table, columns=COLUMNS, **kwargs: Any) -> dict[str, Any]:
     """Everything a plan reports, as plain Python values."""
     with plan(
-        table.to_reader(), snapshot, primary_key=kwargs.pop("pk", "id"), columns=columns, **kwargs
+        model_of(snapshot, table),
+        snapshot,
+        primary_key=kwargs.pop("pk", "id"),
+        columns=columns,
+        **kwargs,
     ) as changes:
         return {
             "counts": changes.counts.to_json(),
@@ -55,10 +95,13 @@ def diff(snapshot: Snapshot, table: pa.Table, columns=COLUMNS, **kwargs: Any) ->
         }
 
 
-def confirm_all(snapshot: Snapshot, result: dict[str, Any]) -> None:
-    """What the engine does when BigCommerce accepts every write."""
+def confirm_all(snapshot: Snapshot, result: dict[str, Any], *, quick: bool = True) -> None:
+    """What the engine does when BigCommerce accepts every write (``quick``: with the rows'
+    quick hashes, as the engine's checkpoint passes them)."""
     rows: list[PlannedRow] = result["added"] + result["changed"]
-    snapshot.confirm([Confirmed(r.pk, r.row_hash, f"bc-{r.pk}") for r in rows])
+    snapshot.confirm(
+        [Confirmed(r.pk, r.row_hash, f"bc-{r.pk}", r.fast_hash if quick else None) for r in rows]
+    )
 
 
 def pks(rows: list[PlannedRow]) -> list[str]:
@@ -507,3 +550,160 @@ def test_timestamps_come_back_as_aware_utc_datetimes(snapshot: Snapshot) -> None
     values = [row.values["at"] for row in result["added"]]
     assert values == moments
     assert values[0].utcoffset() == dt.timedelta(0)
+
+
+# -- quick hashes (the snapshot's cache that spares unchanged rows their md5) ---------------------
+
+
+def test_unchanged_rows_are_cached_even_when_confirmed_without_a_quick_hash(
+    snapshot: Snapshot,
+) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()), quick=False)
+    assert cached(snapshot) == {"1": None, "2": None, "3": None}
+    assert diff(snapshot, customers())["counts"]["unchanged"] == 3  # by md5, then cached
+    assert None not in cached(snapshot).values()
+    result = diff(snapshot, customers(ltv=[10, 20, 31]))
+    assert pks(result["changed"]) == ["3"]
+    assert result["counts"]["unchanged"] == 2
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (pa.array([[], [1]], pa.list_(pa.int64())), pa.array([None, [1]], pa.list_(pa.int64()))),
+        (pa.array([[None], [1]], pa.list_(pa.int64())), pa.array([[], [1]], pa.list_(pa.int64()))),
+        (
+            pa.array([{"a": None}, {"a": 1}], pa.struct([("a", pa.int64())])),
+            pa.array([None, {"a": 1}], pa.struct([("a", pa.int64())])),
+        ),
+        (
+            pa.array([[], [("k", 1)]], pa.map_(pa.string(), pa.int64())),
+            pa.array([None, [("k", 1)]], pa.map_(pa.string(), pa.int64())),
+        ),
+        (
+            pa.array([(1, 0, 0), (0, 1, 0)], pa.month_day_nano_interval()),
+            pa.array([(0, 30, 0), (0, 1, 0)], pa.month_day_nano_interval()),
+        ),
+    ],
+    ids=["empty list to null", "[null] to empty list", "struct of null to null", "map", "interval"],
+)
+def test_changes_duckdb_hash_cannot_see_are_still_found(
+    snapshot: Snapshot, before: pa.Array, after: pa.Array
+) -> None:
+    # DuckDB's hash() gives NULL, [], [NULL] and {a: NULL} one value, and '1 month' equals
+    # '30 days': such columns are quick-hashed by their canonical text.
+    confirm_all(snapshot, diff(snapshot, pa.table({"id": [1, 2], "v": before}), columns=["v"]))
+    result = diff(snapshot, pa.table({"id": [1, 2], "v": after}), columns=["v"])
+    assert pks(result["changed"]) == ["1"]
+    assert result["counts"]["unchanged"] == 1
+
+
+def test_duplicate_keys_are_found_among_rows_that_did_not_change(snapshot: Snapshot) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()))
+    # both rows with key 2 equal what was synced: the quick hash alone would drop both
+    doubled = pa.concat_tables([customers(), customers().slice(1, 1)])
+    result = diff(snapshot, doubled)
+    assert result["invalid"] == [("2", "duplicate primary key '2' in column 'id' (2 rows)")] * 2
+    assert result["counts"] == {
+        "queried": 4,
+        "added": 0,
+        "changed": 0,
+        "removed": 0,
+        "invalid": 2,
+        "unchanged": 2,
+        "in_doubt": 0,
+        "obsolete": 0,
+    }
+
+
+def test_quick_hashes_are_trusted_only_under_the_key_they_were_made_with(
+    snapshot: Snapshot,
+) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()))
+    edited = customers(ltv=[10, 20, 31])
+    new_quick = diff(snapshot, edited)["changed"][0].fast_hash
+    # Make the cache lie about row 3: it claims the edited values were synced.
+    snapshot.connection.execute("UPDATE snapshot SET fast_hash = ? WHERE pk = '3'", [new_quick])
+    assert diff(snapshot, edited)["changed"] == []  # under its own key the cache is believed
+    # Under another key (another DuckDB version, machine or column types) it is not.
+    snapshot.connection.execute("UPDATE snapshot_meta SET value = 'x' WHERE key = 'quick_hash_key'")
+    assert pks(diff(snapshot, edited)["changed"]) == ["3"]
+    # ... and it is rebuilt: the rows whose md5 matched are cached again, the others dropped
+    assert snapshot.quick_hash_key() != "x"
+    assert cached(snapshot)["3"] is None and cached(snapshot)["1"] is not None
+
+
+def test_a_column_type_change_changes_nothing_and_rebuilds_the_cache(snapshot: Snapshot) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()))
+    key = snapshot.quick_hash_key()
+    widened = customers(ltv=pa.array([10, 20, 30], pa.int16()))
+    assert diff(snapshot, widened)["counts"]["unchanged"] == 3
+    assert snapshot.quick_hash_key() not in (None, key)
+    assert diff(snapshot, widened)["counts"]["unchanged"] == 3
+
+
+def test_writes_that_leave_an_entry_unsettled_drop_its_quick_hash(snapshot: Snapshot) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()))
+    snapshot.fail([Failed("1", "rejected")])
+    snapshot.mark_pending([("2", "update")])
+    assert cached(snapshot)["1"] is None and cached(snapshot)["2"] is None
+    snapshot.unmark_pending(["2"])
+    result = diff(snapshot, customers())
+    assert pks(result["changed"]) == ["1"]  # failed: retried although its values are the same
+    assert result["counts"]["unchanged"] == 2
+
+
+def test_integer_keys_match_only_their_canonical_text(snapshot: Snapshot) -> None:
+    # "007" came from a text key; the integer 7 is "7", another key.
+    snapshot.confirm([Confirmed("007", "h", "bc-7"), Confirmed("8", "h", "bc-8")])
+    result = diff(snapshot, pa.table({"id": [7, 8], "email": ["a", "b"]}), columns=["email"])
+    assert pks(result["added"]) == ["7"]
+    assert pks(result["changed"]) == ["8"]
+    assert result["removed"] == ["007"]
+
+
+def cached(snapshot: Snapshot) -> dict[str, int | None]:
+    rows = snapshot.connection.execute("SELECT pk, fast_hash FROM snapshot ORDER BY pk").fetchall()
+    return {pk: fast for pk, fast in rows}
+
+
+# -- a DuckDB model run by the snapshot's connection -------------------------------------------
+
+
+def test_a_model_over_csv_files_runs_in_the_snapshot_connection(
+    snapshot: Snapshot, tmp_path: Path, source: str
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "c.csv").write_text("id,email\n1,a@x.io\n2,b@x.io\n")
+    query = LocalQuery(
+        sync="csv",
+        sql="SELECT * FROM read_csv('data/c.csv')",
+        database=None,
+        file_search_path=str(tmp_path),
+    )
+    with plan(query, snapshot, primary_key="id", columns=["email"]) as changes:
+        assert [r.values for c in changes.rows("added") for r in c] == [
+            {"id": 1, "email": "a@x.io"},
+            {"id": 2, "email": "b@x.io"},
+        ]
+    # the snapshot's connection is as it was: its own database, its own file search path
+    conn = snapshot.connection
+    assert conn.execute("SELECT current_database()").fetchall() == [("sync",)]
+    assert conn.execute("SELECT current_setting('file_search_path')").fetchall() == [("",)]
+    assert [
+        r[0]
+        for r in conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        if not r[0].startswith(("system", "temp"))
+    ] == ["sync"]
+
+
+def test_a_failing_local_model_names_the_sync(snapshot: Snapshot, tmp_path: Path) -> None:
+    query = LocalQuery(
+        sync="vip",
+        sql="SELECT 1 AS id, CAST('x' AS INTEGER) AS email",
+        database=None,
+        file_search_path=str(tmp_path),
+    )
+    with pytest.raises(WarehouseError, match=r"sync 'vip': model query failed: .*'x'"):
+        plan(query, snapshot, primary_key="id", columns=["email"])
+    assert snapshot.connection.execute("SELECT current_database()").fetchall() == [("sync",)]

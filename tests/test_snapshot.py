@@ -182,6 +182,35 @@ def test_a_file_of_another_format_is_refused(path: Path) -> None:
         Snapshot(path)
 
 
+def test_a_format_1_file_is_migrated_in_place(path: Path) -> None:
+    # What bcsync 0.1 wrote: no quick-hash cache, no integer key column.
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            """
+            CREATE TABLE snapshot (pk VARCHAR PRIMARY KEY, row_hash VARCHAR, dest_id VARCHAR,
+                status VARCHAR NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error VARCHAR,
+                pending_op VARCHAR, updated_at TIMESTAMPTZ NOT NULL);
+            CREATE TABLE snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+            INSERT INTO snapshot_meta VALUES ('format', '1');
+            INSERT INTO snapshot VALUES ('7', 'h7', '107', 'synced', 0, NULL, NULL, now()),
+                                        ('007', 'h', '9', 'failed', 2, 'no', NULL, now());
+            """
+        )
+    with Snapshot(path) as snap:
+        assert snap.get(["7"])["7"].row_hash == "h7"
+        assert snap.get(["007"])["007"].attempts == 2
+        rows = snap.connection.execute(
+            "SELECT pk, pk_int, fast_hash FROM snapshot ORDER BY pk"
+        ).fetchall()
+        assert rows == [("007", None, None), ("7", 7, None)]
+        snap.confirm([Confirmed("8", "h8", "108", 12345)])
+    with Snapshot(path) as snap:  # now a format 2 file: opened as it is
+        assert snap.connection.execute(
+            "SELECT pk_int, fast_hash FROM snapshot WHERE pk = '8'"
+        ).fetchall() == [(8, 12345)]
+
+
 def test_100k_outcomes_in_chunks_of_500_are_quick(snapshot: Snapshot) -> None:
     started = time.perf_counter()
     for start in range(0, 100_000, 500):

@@ -15,6 +15,7 @@ from typing import Any
 from bcsync.debugger import CallRecorder
 from bcsync.destinations.base import RowOutcome
 from bcsync.destinations.bigcommerce.calls import ApiCall
+from bcsync.planner import PlannedRow
 from bcsync.results import COUNT_KEYS
 from bcsync.snapshot import Confirmed, Failed, Snapshot
 from bcsync.state import RowOutcomeRecord, RunStore
@@ -42,8 +43,14 @@ def checkpoint(
     run_id: str,
     tally: RunTally,
     outcomes: Sequence[RowOutcome],
+    planned: Sequence[PlannedRow] = (),
 ) -> None:
-    """Record one chunk's outcomes: snapshot first (what BigCommerce holds), then the run store."""
+    """Record one chunk's outcomes: snapshot first (what BigCommerce holds), then the run store.
+
+    ``planned`` are the chunk's rows: a confirmed write of a row's planned values lets the
+    snapshot cache that row's quick hash, so the next plan skips its md5.
+    """
+    quick = {row.pk: (row.row_hash, row.fast_hash) for row in planned}
     confirmed: list[Confirmed] = []
     failed: list[Failed] = []
     forgotten: list[str] = []
@@ -53,7 +60,15 @@ def checkpoint(
         elif outcome.status == "succeeded" or (
             outcome.status == "skipped" and outcome.dest_id is not None
         ):
-            confirmed.append(Confirmed(outcome.pk, outcome.row_hash or "", outcome.dest_id))
+            row_hash, fast_hash = quick.get(outcome.pk, (None, None))
+            confirmed.append(
+                Confirmed(
+                    outcome.pk,
+                    outcome.row_hash or "",
+                    outcome.dest_id,
+                    fast_hash if row_hash is not None and row_hash == outcome.row_hash else None,
+                )
+            )
         elif outcome.status == "rejected":
             failed.append(Failed(outcome.pk, outcome.error or "", outcome.dest_id))
         if outcome.status in ("succeeded", "rejected", "skipped", "invalid"):

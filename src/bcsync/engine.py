@@ -201,7 +201,8 @@ class Engine:
     # -- plan --------------------------------------------------------------------------------
 
     def plan(self, name: str) -> PlanResult:
-        """What the next run would do. Reads the warehouse and the store; writes nothing."""
+        """What the next run would do. Reads the warehouse and the store; writes nothing to
+        BigCommerce or the run store, only the snapshot's cache of quick hashes."""
         return asyncio.run(self._plan(self._sync(name)))
 
     async def _plan(self, sync: SyncConfig) -> PlanResult:
@@ -259,9 +260,12 @@ class Engine:
         )
         snapshot = Snapshot(snapshot_path(self.config.project_dir, sync.name))
         try:
-            reader = warehouse.stream(sync.model, sync=sync.name)
+            # A DuckDB model is run by the snapshot's own DuckDB; others stream in as Arrow.
+            model = warehouse.local_query(sync.model, sync=sync.name) or warehouse.stream(
+                sync.model, sync=sync.name
+            )
             changes = plan(
-                reader,
+                model,
                 snapshot,
                 primary_key=sync.model.primary_key,
                 columns=self._columns(sync),
@@ -355,8 +359,8 @@ class Engine:
         override_guards: bool,
         keeper: LockKeeper,
     ) -> str:
-        def save(outcomes: Sequence[RowOutcome]) -> None:
-            checkpoint(store, snapshot, run_id, tally, outcomes)
+        def save(outcomes: Sequence[RowOutcome], planned: Sequence[PlannedRow] = ()) -> None:
+            checkpoint(store, snapshot, run_id, tally, outcomes, planned)
             keeper.check()  # a run that lost its lock must not send another chunk
 
         async with self._client(sync, tally.on_call) as client:
@@ -394,7 +398,7 @@ class Engine:
                 for kind in ("added", "changed"):
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                         outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
-                        save(outcomes)
+                        save(outcomes, chunk)
                         # A row found invalid before sending is counted apart, not as planned.
                         invalid_here = sum(1 for o in outcomes if o.status == "invalid")
                         tally.counts[kind] -= invalid_here

@@ -1,8 +1,10 @@
 """Change detection: diff the model's rows against the sync's snapshot, in DuckDB.
 
-``plan()`` reads the model stream once: each row is hashed as it arrives (``bcsync.rowhash``) and
-joined with the snapshot in the same pass, in the snapshot's DuckDB connection; only the rows to
-act on keep their values. Each row is classified against the snapshot (DESIGN §3.1):
+``plan()`` reads the model stream once: each row gets its quick hash as it arrives
+(``bcsync.rowhash``) and is joined with the snapshot in the same pass, in the snapshot's DuckDB
+connection. A row whose quick hash matches the one the snapshot cached is unchanged and goes no
+further; the others (about 1% on a typical run) get their md5 and keep their values. Each row
+is classified against the snapshot (DESIGN §3.1):
 
 - *added*: the key is not in the snapshot, or is there without a BigCommerce id and not synced
   (a create that failed or is in doubt);
@@ -38,11 +40,14 @@ from bcsync.rowhash import (
     canonical_sql,
     field_sql,
     is_json,
+    quick_hash_key,
+    quick_hash_sql,
     quote_ident,
     quote_literal,
     row_hash_sql,
 )
 from bcsync.snapshot import ENTRY_COLUMNS, Snapshot, SnapshotEntry, entry_from_row
+from bcsync.warehouse.base import LocalQuery
 
 Kind = Literal["added", "changed"]
 KINDS: tuple[Kind, ...] = ("added", "changed")
@@ -50,6 +55,8 @@ DEFAULT_CHUNK = 500
 # Rows read from DuckDB per query when handing out chunks (see ChangeSet._slices).
 _FETCH_ROWS = 5000
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
+# Key types whose every value is a BIGINT, whose canonical text is that BIGINT's.
+_BIGINT_KEYS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class PlannedRow:
     values: dict[str, Any]
     row_hash: str
     entry: SnapshotEntry | None
+    fast_hash: int | None = None  # the row's quick hash, cached by the snapshot on confirm
 
 
 @dataclass(frozen=True)
@@ -87,67 +95,182 @@ class PlanCounts:
 
 
 def plan(
-    batches: pa.RecordBatchReader,
+    model: pa.RecordBatchReader | LocalQuery,
     snapshot: Snapshot,
     *,
     primary_key: str,
     columns: Sequence[str],
     full_resync: bool = False,
 ) -> ChangeSet:
-    """Diff the model's rows against ``snapshot``.
+    """Diff the model's rows, streamed or run by the snapshot's DuckDB, against ``snapshot``.
 
     ``columns`` are the match column and the mapped columns; only they are hashed and returned.
     Raises ``ConfigError`` naming the column when the key or a column is missing from the model.
     ``full_resync`` makes every valid row *added* (carrying its snapshot entry) and removes nothing.
+    Unchanged rows whose quick hash was missing or stale get it cached in the snapshot.
     """
-    _check_columns(batches.schema, primary_key, columns)
     hashed = list(dict.fromkeys(columns))
     carried = list(dict.fromkeys([primary_key, *hashed]))
     conn = snapshot.connection
     tag = uuid.uuid4().hex[:12]
-    source = f"bcsync_model_{tag}"
-    conn.register(source, _with_canonical_json(batches, carried))
+    cached_key = snapshot.quick_hash_key()  # read now: the source may switch the default database
     try:
+        source: _Source = (
+            _LocalSource(conn, tag, model, primary_key)
+            if isinstance(model, LocalQuery)
+            else _StreamSource(conn, tag, model, carried, primary_key)
+        )
+    except duckdb.Error as exc:
+        raise _failure(model, snapshot, exc) from exc
+    try:
+        _check_columns(source.names, primary_key, columns)
         projection = ", ".join(quote_ident(name) for name in carried)
         types = dict(
-            zip(carried, conn.sql(f"SELECT {projection} FROM {source}").types, strict=True)
+            zip(carried, conn.sql(f"SELECT {projection} FROM {source.relation}").types, strict=True)
         )
         changes = ChangeSet(conn, tag, primary_key, carried, types)
         try:
-            changes._build(source, hashed, full_resync=full_resync)
+            key = changes._build(source, cached_key, hashed, full_resync=full_resync)
         except BaseException:
             changes.close()
             raise
     except duckdb.Error as exc:
-        raise StateError(f"planning against snapshot {snapshot.path} failed: {exc}") from exc
+        raise _failure(model, snapshot, exc) from exc
     finally:
-        conn.unregister(source)
+        source.close()
+    if cached_key != key or changes._refreshable:
+        snapshot.cache_quick_hashes(
+            f"(SELECT pk, fast AS fast_hash FROM {changes._changes} WHERE kind = 'unchanged')", key
+        )
     return changes
 
 
-def _with_canonical_json(
-    batches: pa.RecordBatchReader, carried: Sequence[str]
-) -> pa.RecordBatchReader:
-    """The same stream with JSON columns rewritten by ``canonical_json``.
+def _failure(
+    model: pa.RecordBatchReader | LocalQuery, snapshot: Snapshot, exc: duckdb.Error
+) -> Exception:
+    if isinstance(model, LocalQuery):
+        return model.failed(exc)  # the snapshot's side is simple scans: the model failed
+    return StateError(f"planning against snapshot {snapshot.path} failed: {exc}")
 
-    JSON needs a parser to canonicalise, which DuckDB SQL lacks; only JSON columns pay for it.
+
+class _Source:
+    """Where the planner's first statement reads the model from."""
+
+    relation: str  # a FROM item
+    names: list[str]  # the model's columns
+    snapshot: str = "snapshot"  # how statements name the snapshot table
+
+    def rows(self) -> int:
+        """How many rows the model has; called after the first statement."""
+        raise NotImplementedError
+
+    def keys(self) -> str:
+        """A FROM item with the model's keys as column ``k`` (to find duplicate keys)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _LocalSource(_Source):
+    """A DuckDB model run by the snapshot's own connection: its database attached read-only."""
+
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, tag: str, query: LocalQuery, primary_key: str
+    ) -> None:
+        self._conn = conn
+        self._query = query
+        self._primary_key = primary_key
+        home = str(conn.execute("SELECT current_database()").fetchall()[0][0])
+        self._home = quote_ident(home)
+        self._search_path = conn.execute("SELECT current_setting('file_search_path')").fetchall()
+        self._catalog = f"bcsync_model_{tag}"
+        if query.database is None:  # a query over files: an empty database to run it in
+            conn.execute(f"ATTACH ':memory:' AS {self._catalog}")
+        else:
+            conn.execute(f"ATTACH {quote_literal(query.database)} AS {self._catalog} (READ_ONLY)")
+        # The model names its tables as the warehouse does: make its database the default one.
+        conn.execute(f"USE {self._catalog}")
+        conn.execute(f"SET file_search_path = {quote_literal(query.file_search_path)}")
+        self.snapshot = f"{self._home}.main.snapshot"
+        self.relation = f"({query.sql}) AS bcsync_model"
+        self.names = [str(name) for name in conn.sql(f"SELECT * FROM {self.relation}").columns]
+
+    def rows(self) -> int:
+        # Read in the planner's transaction, so the same rows the first statement read.
+        return int(self._conn.execute(f"SELECT count(*) FROM {self.relation}").fetchall()[0][0])
+
+    def keys(self) -> str:
+        return f"(SELECT {quote_ident(self._primary_key)} AS k FROM {self.relation})"
+
+    def close(self) -> None:
+        conn = self._conn
+        conn.execute(f"USE {self._home}")
+        conn.execute(f"SET file_search_path = {quote_literal(str(self._search_path[0][0]))}")
+        conn.execute(f"DETACH {self._catalog}")
+
+
+class _StreamSource(_Source):
+    """The model's batches on their way into DuckDB: counted, their keys kept, JSON rewritten.
+
+    JSON columns are rewritten by ``canonical_json`` (JSON needs a parser to canonicalise, which
+    DuckDB SQL lacks; only JSON columns pay for it). The key arrays are kept (references, not
+    copies) in case the planner must look for duplicate keys among rows it did not store.
     """
-    schema = batches.schema
-    positions = [i for i, f in enumerate(schema) if f.name in carried and _is_json(f.type)]
-    if not positions:
-        return batches
 
-    def rewritten() -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            arrays = list(batch.columns)
-            for i in positions:
-                json_type = schema.field(i).type
-                text = arrays[i].storage.to_pylist()
-                storage = pa.array([canonical_json(v) for v in text], json_type.storage_type)
-                arrays[i] = pa.ExtensionArray.from_storage(json_type, storage)
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        tag: str,
+        batches: pa.RecordBatchReader,
+        carried: Sequence[str],
+        primary_key: str,
+    ) -> None:
+        self._conn = conn
+        self._batches = batches
+        schema = batches.schema
+        self.names = list(schema.names)
+        self._json = [i for i, f in enumerate(schema) if f.name in carried and _is_json(f.type)]
+        self._key = schema.get_field_index(primary_key) if primary_key in self.names else -1
+        self._rows = 0
+        self._keys: list[pa.Array] = []
+        self.relation = f"bcsync_model_{tag}"
+        self._registered = [self.relation]
+        conn.register(self.relation, self._reader())
 
-    return pa.RecordBatchReader.from_batches(schema, rewritten())
+    def rows(self) -> int:
+        return self._rows
+
+    def keys(self) -> str:
+        field = self._batches.schema.field(self._key)
+        name = f"{self.relation}_keys"
+        self._conn.register(name, pa.table({"k": pa.chunked_array(self._keys, type=field.type)}))
+        self._registered.append(name)
+        return name
+
+    def close(self) -> None:
+        for name in self._registered:
+            self._conn.unregister(name)
+        self._keys.clear()
+
+    def _reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self._batches.schema, self._batches_seen())
+
+    def _batches_seen(self) -> Iterator[pa.RecordBatch]:
+        schema = self._batches.schema
+        for batch in self._batches:
+            if self._json:
+                arrays = list(batch.columns)
+                for i in self._json:
+                    json_type = schema.field(i).type
+                    text = arrays[i].storage.to_pylist()
+                    storage = pa.array([canonical_json(v) for v in text], json_type.storage_type)
+                    arrays[i] = pa.ExtensionArray.from_storage(json_type, storage)
+                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+            self._rows += batch.num_rows
+            if self._key >= 0:
+                self._keys.append(batch.column(self._key))
+            yield batch
 
 
 def _is_json(arrow_type: pa.DataType) -> bool:
@@ -156,8 +279,7 @@ def _is_json(arrow_type: pa.DataType) -> bool:
     )
 
 
-def _check_columns(schema: pa.Schema, primary_key: str, columns: Sequence[str]) -> None:
-    available = schema.names
+def _check_columns(available: list[str], primary_key: str, columns: Sequence[str]) -> None:
     listing = ", ".join(available) if available else "(none)"
     duplicated = sorted({name for name in available if available.count(name) > 1})
     if duplicated:
@@ -189,8 +311,12 @@ class ChangeSet:
         types: dict[str, DuckDBPyType],
     ) -> None:
         self._conn = conn
-        self._paired = f"bcsync_paired_{tag}"
+        self._tag = tag
+        self._kept = f"bcsync_kept_{tag}"
         self._changes = f"bcsync_changes_{tag}"
+        self._extra_tables: list[str] = []
+        self._refreshable = False
+        self._snapshot = "snapshot"
         self.primary_key = primary_key
         self._carried = carried
         self._json = {name for name, t in types.items() if is_json(t)}
@@ -203,89 +329,173 @@ class ChangeSet:
 
     # -- building ----------------------------------------------------------------------------
 
-    def _build(self, source: str, hashed: list[str], *, full_resync: bool) -> None:
-        """Two statements: one pass over the stream, then one over its narrow result.
+    def _build(
+        self, source: _Source, cached_key: str | None, hashed: list[str], *, full_resync: bool
+    ) -> str:
+        """Two statements: one pass over the model, then one over the few rows it kept.
 
-        1. ``paired``: each model row hashed and full-outer-joined with the snapshot as it
-           streams, so the model is read once. Every row keeps its key (for duplicate keys and
-           removals), but only added/changed rows (about 1% on a typical run) keep their
-           values and hash; the others store NULLs, which cost next to nothing.
-        2. ``changes``: the rows to act on (added, changed, invalid, removed, obsolete), one
-           kind after the other, ordered by key and numbered, with their snapshot entries.
+        Returns the quick-hash key of this model's columns (see ``bcsync.rowhash``); the
+        snapshot's cached quick hashes are used only if they were made under the same key.
+
+        1. ``kept``: each model row gets its quick hash as it streams and is full-outer-joined
+           with the snapshot's keys and quick hashes. A row whose quick hash equals the cached
+           one is unchanged and dropped on the spot; the others (new, edited, or without a valid
+           cached hash), NULL keys and the snapshot entries absent from the model are kept,
+           with their values.
+        2. ``changes``: the kept rows' md5s, their snapshot entries and their kinds, ordered by
+           kind and key and numbered; duplicate keys are listed as invalid, once per row.
+
+        Duplicate keys among dropped rows cannot be seen in ``kept``, but they show in the
+        counts: rows matching a snapshot key outnumber the snapshot keys matched. Only then are
+        the model's keys grouped to find them.
         """
-        fields = [
-            (
-                name,
-                field_sql(canonical_sql(quote_ident(name), self._types[name]), self._types[name]),
-            )
-            for name in hashed
-        ]
-        pk_canon = canonical_sql(quote_ident(self.primary_key), self._types[self.primary_key])
+        conn = self._conn
+        self._snapshot = source.snapshot
+        key = quick_hash_key({name: self._types[name] for name in hashed})
+        trusted = cached_key == key and not full_resync
         values = [f"v{i}" for i in range(len(self._carried))]
         raw = ", ".join(
             f"{quote_ident(name)} AS {col}" for name, col in zip(self._carried, values, strict=True)
         )
-        kept = "kind IN ('added', 'changed')"
-        kept_values = ", ".join(f"CASE WHEN {kept} THEN {col} END AS {col}" for col in values)
-        self._stage(
-            "stream_hash_join",
-            f"""
-            CREATE TEMP TABLE {self._paired} AS
-            WITH model AS (
-                SELECT {pk_canon} AS pk_text, {row_hash_sql(fields)} AS row_hash, {raw},
-                       TRUE AS present
-                FROM {source}
-            ), paired AS (
-                SELECT m.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
-                       s.status AS s_status, s.pending_op AS s_op
-                FROM model m FULL OUTER JOIN snapshot s ON s.pk = m.pk_text
-            ), classified AS (
-                SELECT *, {_kind_sql(full_resync)} AS kind FROM paired
+        quick = quick_hash_sql([(n, quote_ident(n), self._types[n]) for n in hashed])
+        pk_type = self._types[self.primary_key]
+        pk_text = canonical_sql("m.v0", pk_type)
+        if pk_type.id in _BIGINT_KEYS:
+            # Integer keys join on the snapshot's pk_int: no text made for the 99% unchanged.
+            model_key, snapshot_key = f"CAST({quote_ident(self.primary_key)} AS BIGINT)", "pk_int"
+        else:
+            model_key, snapshot_key = canonical_sql(quote_ident(self.primary_key), pk_type), "pk"
+        by_name = dict(zip(self._carried, values, strict=True))
+        fields = [
+            (name, field_sql(canonical_sql(by_name[name], self._types[name]), self._types[name]))
+            for name in hashed
+        ]
+        conn.execute("BEGIN TRANSACTION")  # rowids must not move between the statements
+        try:
+            # Keep the join as written: DuckDB cannot size a stream, and would build its hash
+            # table over the model's 1M wide rows instead of the snapshot's narrow keys.
+            conn.execute("SET disabled_optimizers = 'build_side_probe_side'")
+            self._stage(
+                "model_join",
+                f"""
+                CREATE TEMP TABLE {self._kept} AS
+                WITH model AS (
+                    SELECT {model_key} AS m_key, {quick} AS fast, TRUE AS present, {raw}
+                    FROM {source.relation}
+                ), snap AS (
+                    SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
+                    FROM {self._snapshot}
+                )
+                SELECT {pk_text} AS pk_text, s.s_rowid, m.present, m.fast,
+                       CASE WHEN m.present AND m.v0 IS NOT NULL
+                            THEN {row_hash_sql(fields)} END AS row_hash,
+                       {", ".join(values)}
+                FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
+                {"WHERE NOT coalesce(m.fast = s.s_fast, FALSE)" if trusted else ""}
+                """,
             )
-            SELECT coalesce(pk_text, s_pk) AS pk, present, kind,
-                   CASE WHEN {kept} THEN row_hash END AS row_hash, {kept_values}
-            FROM classified
-            WHERE kind IS NOT NULL
-            """,
+            conn.execute("RESET disabled_optimizers")
+            started = time.perf_counter()
+            queried = source.rows()
+            duplicates = self._duplicates(source, queried)
+            self.timings["duplicates"] = time.perf_counter() - started
+            self._classify(duplicates, full_resync=full_resync)
+            started = time.perf_counter()
+            self._count(queried)
+            self.timings["count"] = time.perf_counter() - started
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS temp.{self._kept}")
+        return key
+
+    def _duplicates(self, source: _Source, queried: int) -> str:
+        """A query listing each duplicated key (``pk``) with its number of rows (``copies``)."""
+        conn, kept = self._conn, self._kept
+        unmatched, null_keys, absent = conn.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE present AND s_rowid IS NULL AND pk_text IS NOT NULL),
+                   count(*) FILTER (WHERE present AND pk_text IS NULL),
+                   count(*) FILTER (WHERE present IS NULL)
+            FROM {kept}
+            """
+        ).fetchall()[0]
+        in_snapshot = int(conn.execute(f"SELECT count(*) FROM {self._snapshot}").fetchall()[0][0])
+        matched_rows = queried - int(unmatched) - int(null_keys)
+        if matched_rows == in_snapshot - int(absent):
+            # Every key found in the snapshot was found once: duplicates can only be among the
+            # unmatched rows, and those were all kept.
+            return f"""
+                SELECT pk_text AS pk, count(*) AS copies FROM {kept}
+                WHERE present AND pk_text IS NOT NULL GROUP BY pk_text HAVING count(*) > 1
+            """
+        keys = f"bcsync_keys_{self._tag}"
+        key_type = self._types[self.primary_key]
+        conn.execute(
+            f"""
+            CREATE TEMP TABLE {keys} AS
+            SELECT {canonical_sql("k", key_type)} AS pk, count(*) AS copies
+            FROM {source.keys()} WHERE k IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+            """
+        )
+        self._extra_tables.append(keys)
+        return f"SELECT pk, copies FROM {keys}"
+
+    def _classify(self, duplicates: str, *, full_resync: bool) -> None:
+        """The kept rows' snapshot entries and kinds, into the ``changes`` table."""
+        by_name = {name: f"v{i}" for i, name in enumerate(self._carried)}
+        kept_values = ", ".join(
+            f"CASE WHEN kind IN ('added', 'changed') THEN {col} END AS {col}"
+            for col in by_name.values()
         )
         null_reason = quote_literal(f"primary key column {self.primary_key!r} is null")
         dup_prefix = quote_literal("duplicate primary key '")
         dup_suffix = quote_literal(f"' in column {self.primary_key!r} (")
         entry = ", ".join(f"s.{name} AS e_{name}" for name in ENTRY_COLUMNS)
+        nulls = ", ".join(f"NULL AS {col}" for col in by_name.values())
+        null_entry = ", ".join(f"NULL AS e_{name}" for name in ENTRY_COLUMNS)
         self._stage(
             "classify",
             f"""
             CREATE TEMP TABLE {self._changes} AS
-            WITH duplicates AS (
-                SELECT pk, count(*) AS copies FROM {self._paired}
-                WHERE present AND pk IS NOT NULL GROUP BY pk HAVING count(*) > 1
+            WITH duplicates AS ({duplicates}),
+            joined AS (
+                SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
+                       s.status AS s_status, s.pending_op AS s_op, {entry}
+                FROM {self._kept} k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
+            ), classified AS MATERIALIZED (
+                SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
             ), acted AS (
-                SELECT CASE WHEN p.pk IS NULL OR d.copies IS NOT NULL THEN 'invalid'
-                            ELSE p.kind END AS kind,
-                       p.pk, p.row_hash, {", ".join(f"p.{col}" for col in values)},
-                       CASE WHEN p.pk IS NULL THEN {null_reason}
-                            WHEN d.copies IS NOT NULL
-                            THEN {dup_prefix} || p.pk || {dup_suffix} || d.copies || ' rows)'
-                       END AS reason
-                FROM {self._paired} p LEFT JOIN duplicates d ON d.pk = p.pk
-                WHERE p.kind <> 'unchanged' OR d.copies IS NOT NULL
+                SELECT kind, coalesce(pk_text, s_pk) AS pk,
+                       CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
+                       CASE WHEN kind IN ('added', 'changed', 'unchanged') THEN fast END AS fast,
+                       {kept_values},
+                       NULL AS reason, {", ".join(f"e_{name}" for name in ENTRY_COLUMNS)}
+                FROM classified
+                WHERE kind IS NOT NULL AND kind <> 'invalid'
+                  AND (NOT coalesce(present, FALSE)
+                       OR pk_text NOT IN (SELECT pk FROM duplicates))
+                UNION ALL
+                SELECT 'invalid', NULL, NULL, NULL, {nulls}, {null_reason}, {null_entry}
+                FROM classified WHERE kind = 'invalid'
+                UNION ALL
+                SELECT 'invalid', d.pk, NULL, NULL, {nulls},
+                       {dup_prefix} || d.pk || {dup_suffix} || d.copies || ' rows)', {null_entry}
+                FROM duplicates d, range(d.copies)
             )
-            SELECT row_number() OVER (ORDER BY a.kind, a.pk NULLS FIRST) AS seq, a.*, {entry}
-            FROM acted a LEFT JOIN snapshot s ON s.pk = a.pk AND a.kind <> 'invalid'
-            ORDER BY seq
+            SELECT row_number() OVER (ORDER BY kind, pk NULLS FIRST) AS seq, *
+            FROM acted ORDER BY seq
             """,
         )
-        started = time.perf_counter()
-        self._count()
-        self._conn.execute(f"DROP TABLE {self._paired}")
-        self.timings["count"] = time.perf_counter() - started
 
     def _stage(self, name: str, sql: str) -> None:
         started = time.perf_counter()
         self._conn.execute(sql)
         self.timings[name] = time.perf_counter() - started
 
-    def _count(self) -> None:
+    def _count(self, queried: int) -> None:
         conn = self._conn
         sizes: dict[str, int] = {}
         for kind, low, high in conn.execute(
@@ -293,10 +503,10 @@ class ChangeSet:
         ).fetchall():
             self._ranges[kind] = (int(low), int(high))
             sizes[kind] = int(high) - int(low) + 1
-        queried = int(
-            conn.execute(f"SELECT count(*) FROM {self._paired} WHERE present").fetchall()[0][0]
+        self._refreshable = sizes.get("unchanged", 0) > 0
+        self.in_doubt = _entries(
+            conn, f"SELECT * FROM {self._snapshot} WHERE pending_op IS NOT NULL"
         )
-        self.in_doubt = _entries(conn, "SELECT * FROM snapshot WHERE pending_op IS NOT NULL")
         invalid = sizes.get("invalid", 0)
         added = sizes.get("added", 0)
         changed = sizes.get("changed", 0)
@@ -347,7 +557,7 @@ class ChangeSet:
         if self._closed:
             return
         self._closed = True
-        for table in (self._paired, self._changes):
+        for table in (self._kept, self._changes, *self._extra_tables):
             self._conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def __enter__(self) -> ChangeSet:
@@ -389,12 +599,23 @@ class ChangeSet:
 
     def _optional_entries(self, table: pa.Table) -> list[SnapshotEntry | None]:
         """Each row's snapshot entry, None for a row whose key is not in the snapshot."""
-        columns = [_pylist(table.column(f"e_{name}")) for name in ENTRY_COLUMNS]
+        columns = {name: _pylist(table.column(f"e_{name}")) for name in ENTRY_COLUMNS}
         return [
-            entry_from_row(dict(zip(ENTRY_COLUMNS, values, strict=True)))
-            if values[0] is not None
+            SnapshotEntry(
+                pk=pk,
+                row_hash=row_hash,
+                dest_id=dest_id,
+                status=status,
+                attempts=attempts,
+                last_error=last_error,
+                pending_op=pending_op,
+                updated_at=updated_at,
+            )
+            if pk is not None
             else None
-            for values in zip(*columns, strict=True)
+            for pk, row_hash, dest_id, status, attempts, last_error, pending_op, updated_at in zip(
+                *(columns[name] for name in ENTRY_COLUMNS), strict=True
+            )
         ]
 
     def _planned(self, table: pa.Table) -> list[PlannedRow]:
@@ -406,13 +627,16 @@ class ChangeSet:
             columns.append(column)
         values = [dict(zip(self._carried, row, strict=True)) for row in zip(*columns, strict=True)]
         return [
-            PlannedRow(pk=pk, kind=kind, values=row_values, row_hash=row_hash, entry=entry)
-            for pk, kind, row_hash, row_values, entry in zip(
+            PlannedRow(
+                pk=pk, kind=kind, values=row_values, row_hash=row_hash, entry=entry, fast_hash=fast
+            )
+            for pk, kind, row_hash, row_values, entry, fast in zip(
                 table.column("pk").to_pylist(),
                 table.column("kind").to_pylist(),
                 table.column("row_hash").to_pylist(),
                 values,
                 self._optional_entries(table),
+                table.column("fast").to_pylist(),
                 strict=True,
             )
         ]
@@ -456,7 +680,16 @@ def _pylist(column: pa.ChunkedArray) -> list[Any]:
         # (view, not cast: cast would import pyarrow.compute, 50 ms, on the first chunk)
         micros = [v for part in column.chunks for v in part.view(pa.int64()).to_pylist()]
         return [None if v is None else epoch + dt.timedelta(microseconds=v) for v in micros]
-    return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    if _has_map(column.type):
+        # Maps as dicts; pyarrow's option costs ~15× on every type, so only maps pay for it.
+        return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
+def _has_map(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_map(arrow_type):
+        return True
+    return any(_has_map(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
 
 
 def _entries(conn: duckdb.DuckDBPyConnection, sql: str) -> list[SnapshotEntry]:

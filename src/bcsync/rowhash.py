@@ -29,15 +29,29 @@ may hold any character (strings, JSON, nested values) is escaped first: ``\`` â†
 boundary. Neither the model's column order nor the order of the mappings changes a hash; adding or
 removing a hashed column changes every hash (the new field must be sent). Nested values use a
 length-prefixed form inside: ``<byte length>:<text>`` per element, ``~`` for NULL.
+
+Quick hash: md5 over canonical text costs several times the scan of the model, so the snapshot
+also caches a 64-bit *quick hash* of each synced row, DuckDB's ``hash()`` over the typed values
+(``quick_hash_sql``); a row whose quick hash equals the cached one is unchanged without computing
+its md5. ``hash()`` is not stable across DuckDB versions, so the cache is only used under the key
+it was made with (``quick_hash_key``: scheme, DuckDB version, machine, hashed columns and their
+types) and rebuilt otherwise; the md5 stays the row's identity. Only types whose ``hash()`` is
+one-to-one with their canonical text go in as they are; others (nested values, for which
+``hash()`` gives NULL, ``[]`` and ``[NULL]`` the same value, intervals, timesâ€¦) go in as their
+canonical field text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import platform
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
 from duckdb.sqltypes import DuckDBPyType
 
 HASH_SCHEME = "bcsync-row-v1"
@@ -201,6 +215,48 @@ def row_hash_sql(fields: Sequence[tuple[str, str]]) -> str:
     if not ordered:
         return "md5('')"
     return f"md5(concat_ws(chr(31), {', '.join(ordered)}))"
+
+
+# Types whose DuckDB hash() is one-to-one with their canonical text (equal values, equal text).
+_QUICK_AS_IS = (
+    _INTEGERS
+    | _TIMESTAMPS
+    | {"boolean", "decimal", "float", "double", "date", "timestamp with time zone", "uuid", "blob"}
+)
+QUICK_SCHEME = "bcsync-quick-v1"
+
+
+def quick_hash_sql(columns: Sequence[tuple[str, str, DuckDBPyType]]) -> str:
+    """DuckDB's hash() of a row, given (column name, SQL expression, type), in name order.
+
+    Columns whose hash() could confuse values with different canonical texts are hashed as their
+    canonical field text instead (see the module docstring).
+    """
+    parts = []
+    for _, expr, dtype in sorted(columns, key=lambda c: c[0]):
+        if dtype.id in _QUICK_AS_IS and not is_json(dtype):
+            parts.append(expr)
+        else:
+            parts.append(field_sql(canonical_sql(expr, dtype), dtype))
+    if not parts:
+        return "CAST(0 AS UBIGINT)"
+    return f"hash({', '.join(parts)})"
+
+
+def quick_hash_key(types: dict[str, DuckDBPyType]) -> str:
+    """What quick hashes made now are valid under; a cache made under another key is ignored."""
+    described = ";".join(f"{name}:{types[name]}" for name in sorted(types))
+    text = "|".join(
+        (
+            QUICK_SCHEME,
+            HASH_SCHEME,
+            f"duckdb {duckdb.__version__}",
+            platform.machine(),
+            sys.byteorder,
+            described,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def canonical_json(text: str | None) -> str | None:

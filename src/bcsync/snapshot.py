@@ -4,6 +4,15 @@ One file per sync (``.bcsync/snapshots/<sync>.duckdb``). Per primary key (canoni
 ``bcsync.rowhash``) it keeps the hash of the last *confirmed* write, the BigCommerce id, a status,
 the attempt count and last error of failed writes, and ``pending_op`` while a write is in flight.
 
+It also caches, per entry, a *quick hash* of the confirmed values (``fast_hash``, DuckDB's
+``hash()`` over the typed columns, see ``bcsync.rowhash.quick_hash_sql``). The planner skips the
+md5 of a row whose quick hash equals the cached one. DuckDB's ``hash()`` may change between
+versions, so the cache is only trusted under the key it was made with (``quick_hash_key`` in
+``snapshot_meta``: DuckDB version, machine, hashed columns and their types); a different key makes
+the planner ignore and rebuild it. Invariant: a non-NULL ``fast_hash`` is the quick hash of values
+whose md5 is ``row_hash``, on an entry that is ``synced`` with nothing in flight; every write that
+changes ``row_hash``, ``status`` or ``pending_op`` sets it or clears it.
+
 Statuses: ``synced`` (last write confirmed), ``failed`` (last write rejected; the hash is still the
 one of the last confirmed write, NULL if there never was one), ``pending`` (a first write was
 marked in flight and has no outcome yet). Any entry with ``pending_op`` set is *in doubt*: a run
@@ -32,7 +41,7 @@ T = TypeVar("T")
 Status = Literal["synced", "failed", "pending"]
 Op = Literal["create", "update", "clear", "delete"]
 OPS: frozenset[str] = frozenset(("create", "update", "clear", "delete"))
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 MAX_ERROR_CHARS = 2000
 # DuckDB's buffer limit for this connection: a plan's temp tables spill to ``<file>.tmp`` past
 # it, which bounds a run's memory (spilling is much slower, so not too low).
@@ -58,11 +67,25 @@ CREATE TABLE IF NOT EXISTS snapshot (
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error VARCHAR,
     pending_op VARCHAR,
-    updated_at TIMESTAMPTZ NOT NULL
+    updated_at TIMESTAMPTZ NOT NULL,
+    fast_hash UBIGINT,
+    pk_int BIGINT
 );
 CREATE TABLE IF NOT EXISTS snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-INSERT INTO snapshot_meta VALUES ('format', '1') ON CONFLICT DO NOTHING;
+INSERT INTO snapshot_meta VALUES ('format', '2') ON CONFLICT DO NOTHING;
 """
+# ``pk_int``: the key as a BIGINT when the key is the canonical text of one (the planner joins
+# integer keys on it, much faster than on text), else NULL.
+PK_INT = "CASE WHEN CAST(TRY_CAST(pk AS BIGINT) AS VARCHAR) = pk THEN TRY_CAST(pk AS BIGINT) END"
+# Format 1 had no quick-hash cache: the column is added empty, and the next plan fills it.
+_MIGRATIONS = {
+    "1": f"""
+    ALTER TABLE snapshot ADD COLUMN fast_hash UBIGINT;
+    ALTER TABLE snapshot ADD COLUMN pk_int BIGINT;
+    UPDATE snapshot SET pk_int = {PK_INT};
+    UPDATE snapshot_meta SET value = '2' WHERE key = 'format';
+    """,
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,7 @@ class Confirmed:
     pk: str
     row_hash: str
     dest_id: str | None
+    fast_hash: int | None = None  # the quick hash of the written values, when known
 
 
 @dataclass(frozen=True)
@@ -149,11 +173,14 @@ class Snapshot:
             self._conn.execute(f"SET memory_limit = '{memory_limit}'")
             self._conn.execute("SET preserve_insertion_order = false")
             self._conn.execute(_SCHEMA)
-        except duckdb.Error as exc:
+            version = self._conn.execute(
+                "SELECT value FROM snapshot_meta WHERE key = 'format'"
+            ).fetchall()
+            if version and version[0][0] in _MIGRATIONS:
+                self._write(_MIGRATIONS[version[0][0]], None)
+                version = [(FORMAT_VERSION,)]
+        except (duckdb.Error, StateError) as exc:
             raise StateError(f"cannot open snapshot {self.path}: {exc}") from exc
-        version = self._conn.execute(
-            "SELECT value FROM snapshot_meta WHERE key = 'format'"
-        ).fetchall()
         if not version or version[0][0] != FORMAT_VERSION:
             found = version[0][0] if version else "none"
             self._conn.close()
@@ -210,6 +237,13 @@ class Snapshot:
         ).fetchall()[0]
         return SnapshotSummary(*(int(v) for v in row))
 
+    def quick_hash_key(self) -> str | None:
+        """The key the cached quick hashes were made under (None: there are none)."""
+        rows = self._conn.execute(
+            "SELECT value FROM snapshot_meta WHERE key = 'quick_hash_key'"
+        ).fetchall()
+        return str(rows[0][0]) if rows else None
+
     # -- writing (each call is one transaction) ----------------------------------------------
 
     def mark_pending(self, items: Sequence[tuple[str, str]]) -> None:
@@ -227,11 +261,11 @@ class Snapshot:
             }
         )
         self._write(
-            """
-            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at)
-            SELECT pk, 'pending', 0, op, now() FROM batch
+            f"""
+            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at, pk_int)
+            SELECT pk, 'pending', 0, op, now(), {PK_INT} FROM batch
             ON CONFLICT (pk) DO UPDATE SET pending_op = excluded.pending_op,
-                                           updated_at = excluded.updated_at
+                                           updated_at = excluded.updated_at, fast_hash = NULL
             """,
             batch,
         )
@@ -255,17 +289,19 @@ class Snapshot:
                 "pk": pa.array([c.pk for c in unique], pa.string()),
                 "row_hash": pa.array([c.row_hash for c in unique], pa.string()),
                 "dest_id": pa.array([c.dest_id for c in unique], pa.string()),
+                "fast_hash": pa.array([c.fast_hash for c in unique], pa.uint64()),
             }
         )
         self._write(
-            """
+            f"""
             INSERT INTO snapshot
-            SELECT pk, row_hash, dest_id, 'synced', 0, NULL, NULL, now() FROM batch
+                (pk, row_hash, dest_id, status, attempts, updated_at, fast_hash, pk_int)
+            SELECT pk, row_hash, dest_id, 'synced', 0, now(), fast_hash, {PK_INT} FROM batch
             ON CONFLICT (pk) DO UPDATE SET
                 row_hash = excluded.row_hash,
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
                 status = 'synced', attempts = 0, last_error = NULL, pending_op = NULL,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at, fast_hash = excluded.fast_hash
             """,
             batch,
         )
@@ -281,14 +317,14 @@ class Snapshot:
             }
         )
         self._write(
-            """
-            INSERT INTO snapshot
-            SELECT pk, NULL, dest_id, 'failed', 1, error, NULL, now() FROM batch
+            f"""
+            INSERT INTO snapshot (pk, dest_id, status, attempts, last_error, updated_at, pk_int)
+            SELECT pk, dest_id, 'failed', 1, error, now(), {PK_INT} FROM batch
             ON CONFLICT (pk) DO UPDATE SET
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
                 status = 'failed', attempts = snapshot.attempts + 1,
                 last_error = excluded.last_error, pending_op = NULL,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at, fast_hash = NULL
             """,
             batch,
         )
@@ -297,6 +333,23 @@ class Snapshot:
         """Drop entries: rows that left the model and were deleted, cleared or left alone."""
         batch = pa.table({"pk": pa.array(list(pks), pa.string())})
         self._write("DELETE FROM snapshot WHERE pk IN (SELECT pk FROM batch)", batch)
+
+    def cache_quick_hashes(self, table: str, key: str) -> None:
+        """Cache the quick hashes in ``table`` (columns ``pk``, ``fast_hash``) under ``key``.
+
+        The planner calls this with the unchanged rows whose quick hash was missing or stale.
+        When ``key`` differs from the stored one, every older quick hash is dropped first.
+        """
+        reset = self.quick_hash_key() != key
+        self._write(
+            ("UPDATE snapshot SET fast_hash = NULL WHERE fast_hash IS NOT NULL;" if reset else "")
+            + f"""
+            UPDATE snapshot SET fast_hash = q.fast_hash FROM {table} q WHERE snapshot.pk = q.pk;
+            INSERT INTO snapshot_meta VALUES ('quick_hash_key', {_literal(key)})
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+            """,
+            None,
+        )
 
     def reset(self) -> None:
         """Forget everything: the next plan sees every row as added."""
@@ -335,6 +388,10 @@ class Snapshot:
         finally:
             for name in tables:
                 self._conn.unregister(name)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _last_wins(items: Iterable[T], key: Callable[[T], str]) -> list[T]:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from bcsync.errors import WarehouseError
 from bcsync.project import ModelConfig
-from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader, model_select
+from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, LocalQuery, guarded_reader, model_select
 
 MEMORY = ":memory:"
 
@@ -50,6 +50,9 @@ class DuckDBWarehouse:
         settings: dict[str, str | bool | int | float | list[str]] = dict(
             urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)
         )
+        # Settings of the user's own apply to this connection only: with any, the planner reads
+        # the stream rather than running the model in its connection (see local_query).
+        self._plain = not settings
         settings["file_search_path"] = str(project_dir or Path.cwd())
         in_memory = self.database == MEMORY
         if not in_memory and not Path(self.database).is_file():
@@ -91,8 +94,30 @@ class DuckDBWarehouse:
 
         return guarded_reader(reader.schema, batches(), lambda exc: _query_failed(sync, exc))
 
+    def local_query(self, model: ModelConfig, *, sync: str) -> LocalQuery | None:
+        if not self._plain:
+            return None
+        if any(_is_json(field.type) for field in self.schema(model, sync=sync)):
+            return None  # JSON is canonicalised in Python as it streams (bcsync.planner)
+        return LocalQuery(
+            sync=sync,
+            sql=model_select(model, sync=sync, dialect=self.dialect),
+            database=None if self.database == MEMORY else self.database,
+            file_search_path=str(
+                self._connection.execute("SELECT current_setting('file_search_path')").fetchall()[
+                    0
+                ][0]
+            ),
+        )
+
     def close(self) -> None:
         self._connection.close()
+
+
+def _is_json(arrow_type: pa.DataType) -> bool:
+    return (
+        isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.json"
+    )
 
 
 def _query_failed(sync: str, exc: Exception) -> WarehouseError:

@@ -20,6 +20,7 @@ from bcsync.project import ModelConfig
 from bcsync.warehouse.arrow_rows import RowConverter, inferred_converter, postgres_converter
 from bcsync.warehouse.base import (
     DEFAULT_BATCH_ROWS,
+    LocalQuery,
     guarded_reader,
     mask_url,
     model_select,
@@ -115,6 +116,9 @@ class SqlAlchemyWarehouse:
         return guarded_reader(
             converter.schema, batches(), lambda exc: self._query_failed(sync, exc)
         )
+
+    def local_query(self, model: ModelConfig, *, sync: str) -> LocalQuery | None:
+        return None  # another database: its rows always come through the stream
 
     def close(self) -> None:
         self._engine.dispose()
