@@ -697,13 +697,38 @@ def test_a_model_over_csv_files_runs_in_the_snapshot_connection(
     ] == ["sync"]
 
 
-def test_a_failing_local_model_names_the_sync(snapshot: Snapshot, tmp_path: Path) -> None:
-    query = LocalQuery(
-        sync="vip",
-        sql="SELECT 1 AS id, CAST('x' AS INTEGER) AS email",
-        database=None,
-        file_search_path=str(tmp_path),
-    )
-    with pytest.raises(WarehouseError, match=r"sync 'vip': model query failed: .*'x'"):
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT 1 AS id, CAST('x' AS INTEGER) AS email", r"'x'"),  # while the rows are read
+        ("SELECT * FROM no_such_table", r"no_such_table"),  # before
+    ],
+)
+def test_a_failing_local_model_names_the_sync(
+    snapshot: Snapshot, tmp_path: Path, sql: str, message: str
+) -> None:
+    query = LocalQuery(sync="vip", sql=sql, database=None, file_search_path=str(tmp_path))
+    with pytest.raises(WarehouseError, match=rf"sync 'vip': model query failed: .*{message}"):
         plan(query, snapshot, primary_key="id", columns=["email"])
-    assert snapshot.connection.execute("SELECT current_database()").fetchall() == [("sync",)]
+    conn = snapshot.connection
+    assert conn.execute("SELECT current_database()").fetchall() == [("sync",)]
+    assert snapshot.count() == 0  # the snapshot works as before
+
+
+def test_a_large_plan_hands_out_each_kind_whole_and_in_key_order(snapshot: Snapshot) -> None:
+    # Enough rows for DuckDB to sort and store them on both threads.
+    keys = list(range(300_000))
+    table = pa.table({"id": keys[::-1], "email": [f"{k}@x" for k in keys[::-1]]})
+    confirm_all(snapshot, diff(snapshot, table.slice(0, 200_000), columns=["email"]))
+    edited = pa.table(
+        {
+            "id": [*keys[::-1], None],
+            "email": [f"{k}@x" if k % 3 else f"{k}@y" for k in keys[::-1]] + ["null@x"],
+        }
+    )
+    result = diff(snapshot, edited, columns=["email"])
+    assert pks(result["added"]) == sorted(str(k) for k in range(100_000))
+    assert pks(result["changed"]) == sorted(str(k) for k in range(100_000, 300_000) if k % 3 == 0)
+    assert all(r.kind == "added" for r in result["added"])
+    assert all(r.values["email"].endswith("@y") for r in result["changed"])
+    assert result["invalid"] == [(None, "primary key column 'id' is null")]

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from bcsync.engine import snapshot_path
+from bcsync.snapshot import Snapshot
 from tests.fixtures.projects import SyncProject
 
 UPSERT_BY_EMAIL = """\
@@ -72,6 +74,12 @@ def test_initial_sync_then_unchanged_rerun_makes_no_calls(
     assert held["user7@example.com"]["first_name"] == "First7"
     tier_values = {a["attribute_value"] for a in held["user7@example.com"]["attributes"]}
     assert tier_values == {"gold"}
+    # Every confirmed row left its quick hash, so the next plan needs no md5 for any of them.
+    with Snapshot(snapshot_path(sync_project.dir, "customers")) as snapshot:
+        uncached = snapshot.connection.execute(
+            "SELECT count(*) FROM snapshot WHERE fast_hash IS NULL"
+        ).fetchall()
+    assert uncached == [(0,)]
 
     before = emulator.stats()
     second = sync_project.run("customers")
