@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -138,10 +138,11 @@ def plan(
         raise _failure(model, snapshot, exc) from exc
     finally:
         source.close()
-    if cached_key != key or changes._refreshable:
-        snapshot.cache_quick_hashes(
-            f"(SELECT pk, fast AS fast_hash FROM {changes._changes} WHERE kind = 'unchanged')", key
-        )
+    try:
+        changes._cache_quick_hashes(snapshot, stale=cached_key != key, key=key)
+    except BaseException:
+        changes.close()
+        raise
     return changes
 
 
@@ -153,26 +154,25 @@ def _failure(
     return StateError(f"planning against snapshot {snapshot.path} failed: {exc}")
 
 
-class _Source:
+class _Source(Protocol):
     """Where the planner's first statement reads the model from."""
 
     relation: str  # a FROM item
     names: list[str]  # the model's columns
-    snapshot: str = "snapshot"  # how statements name the snapshot table
+    snapshot: str  # how the planner's statements name the snapshot table
 
     def rows(self) -> int:
         """How many rows the model has; called after the first statement."""
-        raise NotImplementedError
+        ...
 
     def keys(self) -> str:
         """A FROM item with the model's keys as column ``k`` (to find duplicate keys)."""
-        raise NotImplementedError
+        ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
-class _LocalSource(_Source):
+class _LocalSource:
     """A DuckDB model run by the snapshot's own connection: its database attached read-only."""
 
     def __init__(
@@ -214,7 +214,7 @@ class _LocalSource(_Source):
         conn.execute(f"DETACH {self._catalog}")
 
 
-class _StreamSource(_Source):
+class _StreamSource:
     """The model's batches on their way into DuckDB: counted, their keys kept, JSON rewritten.
 
     JSON columns are rewritten by ``canonical_json`` (JSON needs a parser to canonicalise, which
@@ -233,6 +233,7 @@ class _StreamSource(_Source):
         self._conn = conn
         self._batches = batches
         schema = batches.schema
+        self.snapshot = "snapshot"
         self.names = list(schema.names)
         self._json = [i for i, f in enumerate(schema) if f.name in carried and _is_json(f.type)]
         self._key = schema.get_field_index(primary_key) if primary_key in self.names else -1
@@ -415,6 +416,14 @@ class ChangeSet:
         self.timings["count"] = time.perf_counter() - started
         return key
 
+    def _cache_quick_hashes(self, snapshot: Snapshot, *, stale: bool, key: str) -> None:
+        """Cache the quick hashes of the unchanged rows that lacked one (all, when ``stale``)."""
+        if stale or self._refreshable:
+            snapshot.cache_quick_hashes(
+                f"(SELECT pk, fast AS fast_hash FROM {self._changes} WHERE kind = 'unchanged')",
+                key,
+            )
+
     def _duplicates(self, source: _Source, queried: int) -> str:
         """A query listing each duplicated key (``pk``) with its number of rows (``copies``)."""
         conn, kept = self._conn, self._kept
@@ -460,6 +469,10 @@ class ChangeSet:
         entry = ", ".join(f"s.{name} AS e_{name}" for name in ENTRY_COLUMNS)
         nulls = ", ".join(f"NULL AS {col}" for col in by_name.values())
         null_entry = ", ".join(f"NULL AS e_{name}" for name in ENTRY_COLUMNS)
+        # Unchanged rows are kept only to cache their quick hash: their entries are not needed.
+        kept_entry = ", ".join(
+            f"CASE WHEN kind <> 'unchanged' THEN e_{name} END AS e_{name}" for name in ENTRY_COLUMNS
+        )
         # Rows are stored in the ORDER BY's order, so their rowids number them by kind and key
         # (a row_number() window would sort the whole wide rows again, 5x slower).
         preserve = self._conn.execute(
@@ -482,7 +495,7 @@ class ChangeSet:
                        CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
                        CASE WHEN kind IN ('added', 'changed', 'unchanged') THEN fast END AS fast,
                        {kept_values},
-                       NULL AS reason, {", ".join(f"e_{name}" for name in ENTRY_COLUMNS)}
+                       NULL AS reason, {kept_entry}
                 FROM classified
                 WHERE kind IS NOT NULL AND kind <> 'invalid'
                   AND (NOT coalesce(present, FALSE)
