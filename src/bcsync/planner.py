@@ -116,9 +116,9 @@ def plan(
     cached_key = snapshot.quick_hash_key()  # read now: the source may switch the default database
     try:
         source: _Source = (
-            _LocalSource(conn, tag, model, primary_key)
+            _LocalSource(conn, tag, model)
             if isinstance(model, LocalQuery)
-            else _StreamSource(conn, tag, model, carried, primary_key)
+            else _StreamSource(conn, tag, model, carried)
         )
     except duckdb.Error as exc:
         raise _failure(model, snapshot, exc) from exc
@@ -161,25 +161,14 @@ class _Source(Protocol):
     names: list[str]  # the model's columns
     snapshot: str  # how the planner's statements name the snapshot table
 
-    def rows(self) -> int:
-        """How many rows the model has; called after the first statement."""
-        ...
-
-    def keys(self) -> str:
-        """A FROM item with the model's keys as column ``k`` (to find duplicate keys)."""
-        ...
-
     def close(self) -> None: ...
 
 
 class _LocalSource:
     """A DuckDB model run by the snapshot's own connection: its database attached read-only."""
 
-    def __init__(
-        self, conn: duckdb.DuckDBPyConnection, tag: str, query: LocalQuery, primary_key: str
-    ) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, tag: str, query: LocalQuery) -> None:
         self._conn = conn
-        self._primary_key = primary_key
         self._home = quote_ident(str(conn.execute("SELECT current_database()").fetchall()[0][0]))
         self._search_path = str(
             conn.execute("SELECT current_setting('file_search_path')").fetchall()[0][0]
@@ -200,13 +189,6 @@ class _LocalSource:
             self.close()
             raise
 
-    def rows(self) -> int:
-        # Read in the planner's transaction, so the same rows the first statement read.
-        return int(self._conn.execute(f"SELECT count(*) FROM {self.relation}").fetchall()[0][0])
-
-    def keys(self) -> str:
-        return f"(SELECT {quote_ident(self._primary_key)} AS k FROM {self.relation})"
-
     def close(self) -> None:
         conn = self._conn
         conn.execute(f"USE {self._home}")
@@ -215,11 +197,10 @@ class _LocalSource:
 
 
 class _StreamSource:
-    """The model's batches on their way into DuckDB: counted, their keys kept, JSON rewritten.
+    """The model's Arrow batches, registered with the snapshot's connection for one scan.
 
-    JSON columns are rewritten by ``canonical_json`` (JSON needs a parser to canonicalise, which
-    DuckDB SQL lacks; only JSON columns pay for it). The key arrays are kept (references, not
-    copies) in case the planner must look for duplicate keys among rows it did not store.
+    JSON columns are rewritten by ``canonical_json`` as they pass (JSON needs a parser to
+    canonicalise, which DuckDB SQL lacks; only JSON columns pay for it).
     """
 
     def __init__(
@@ -228,7 +209,6 @@ class _StreamSource:
         tag: str,
         batches: pa.RecordBatchReader,
         carried: Sequence[str],
-        primary_key: str,
     ) -> None:
         self._conn = conn
         self._batches = batches
@@ -236,46 +216,25 @@ class _StreamSource:
         self.snapshot = "snapshot"
         self.names = list(schema.names)
         self._json = [i for i, f in enumerate(schema) if f.name in carried and _is_json(f.type)]
-        self._key = schema.get_field_index(primary_key) if primary_key in self.names else -1
-        self._rows = 0
-        self._keys: list[pa.Array] = []
         self.relation = f"bcsync_model_{tag}"
-        self._registered = [self.relation]
-        conn.register(self.relation, self._reader())
-
-    def rows(self) -> int:
-        return self._rows
-
-    def keys(self) -> str:
-        field = self._batches.schema.field(self._key)
-        name = f"{self.relation}_keys"
-        self._conn.register(name, pa.table({"k": pa.chunked_array(self._keys, type=field.type)}))
-        self._registered.append(name)
-        return name
+        reader = batches
+        if self._json:
+            reader = pa.RecordBatchReader.from_batches(schema, self._canonical_json())
+        conn.register(self.relation, reader)
 
     def close(self) -> None:
-        for name in self._registered:
-            self._conn.unregister(name)
-        self._keys.clear()
+        self._conn.unregister(self.relation)
 
-    def _reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self._batches.schema, self._batches_seen())
-
-    def _batches_seen(self) -> Iterator[pa.RecordBatch]:
+    def _canonical_json(self) -> Iterator[pa.RecordBatch]:
         schema = self._batches.schema
         for batch in self._batches:
-            if self._json:
-                arrays = list(batch.columns)
-                for i in self._json:
-                    json_type = schema.field(i).type
-                    text = arrays[i].storage.to_pylist()
-                    storage = pa.array([canonical_json(v) for v in text], json_type.storage_type)
-                    arrays[i] = pa.ExtensionArray.from_storage(json_type, storage)
-                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
-            self._rows += batch.num_rows
-            if self._key >= 0:
-                self._keys.append(batch.column(self._key))
-            yield batch
+            arrays = list(batch.columns)
+            for i in self._json:
+                json_type = schema.field(i).type
+                text = arrays[i].storage.to_pylist()
+                storage = pa.array([canonical_json(v) for v in text], json_type.storage_type)
+                arrays[i] = pa.ExtensionArray.from_storage(json_type, storage)
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _is_json(arrow_type: pa.DataType) -> bool:
@@ -316,10 +275,8 @@ class ChangeSet:
         types: dict[str, DuckDBPyType],
     ) -> None:
         self._conn = conn
-        self._tag = tag
         self._kept = f"bcsync_kept_{tag}"
         self._changes = f"bcsync_changes_{tag}"
-        self._extra_tables: list[str] = []
         self._refreshable = False
         self._snapshot = "snapshot"
         self.primary_key = primary_key
@@ -344,15 +301,14 @@ class ChangeSet:
 
         1. ``kept``: each model row gets its quick hash as it streams and is full-outer-joined
            with the snapshot's keys and quick hashes. A row whose quick hash equals the cached
-           one is unchanged and dropped on the spot; the others (new, edited, or without a valid
-           cached hash), NULL keys and the snapshot entries absent from the model are kept,
-           with their values.
+           one is unchanged: only its place in the snapshot is stored. The others (new, edited,
+           or without a valid cached hash, and NULL keys) keep their values and md5; the
+           snapshot entries absent from the model are there too.
         2. ``changes``: the kept rows' md5s, their snapshot entries and their kinds, ordered by
            kind and key and numbered; duplicate keys are listed as invalid, once per row.
 
-        Duplicate keys among dropped rows cannot be seen in ``kept``, but they show in the
-        counts: rows matching a snapshot key outnumber the snapshot keys matched. Only then are
-        the model's keys grouped to find them.
+        Duplicate keys among dropped rows show in the counts: rows matching a snapshot key
+        outnumber the snapshot keys matched. Only then are the matched rows grouped by key.
         """
         conn = self._conn
         self._snapshot = source.snapshot
@@ -364,17 +320,14 @@ class ChangeSet:
         )
         quick = quick_hash_sql([(n, quote_ident(n), self._types[n]) for n in hashed])
         pk_type = self._types[self.primary_key]
-        pk_text = canonical_sql("m.v0", pk_type)
         if pk_type.id in _BIGINT_KEYS:
             # Integer keys join on the snapshot's pk_int: no text made for the 99% unchanged.
             model_key, snapshot_key = f"CAST({quote_ident(self.primary_key)} AS BIGINT)", "pk_int"
         else:
             model_key, snapshot_key = canonical_sql(quote_ident(self.primary_key), pk_type), "pk"
-        by_name = dict(zip(self._carried, values, strict=True))
-        fields = [
-            (name, field_sql(canonical_sql(by_name[name], self._types[name]), self._types[name]))
-            for name in hashed
-        ]
+        # A dropped row keeps only its place in the snapshot (s_rowid) and costs next to nothing
+        # to store: a NULL list. The kept rows' values ride in the list's one element.
+        keep = "m.present" + (" AND NOT coalesce(m.fast = s.s_fast, FALSE)" if trusted else "")
         conn.execute("BEGIN TRANSACTION")  # rowids must not move between the statements
         try:
             # Keep the join as written: DuckDB cannot size a stream, and would build its hash
@@ -391,20 +344,17 @@ class ChangeSet:
                     SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
                     FROM {self._snapshot}
                 )
-                SELECT {pk_text} AS pk_text, s.s_rowid, m.present, m.fast,
-                       CASE WHEN m.present AND m.v0 IS NOT NULL
-                            THEN {row_hash_sql(fields)} END AS row_hash,
-                       {", ".join(values)}
+                SELECT s.s_rowid, m.present, CASE WHEN {keep} THEN [struct_pack(
+                    fast := m.fast, {", ".join(f"{col} := m.{col}" for col in values)}
+                )] END AS payload
                 FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
-                {"WHERE NOT coalesce(m.fast = s.s_fast, FALSE)" if trusted else ""}
                 """,
             )
             conn.execute("RESET disabled_optimizers")
             started = time.perf_counter()
-            queried = source.rows()
-            duplicates = self._duplicates(source, queried)
+            queried, duplicates = self._duplicates()
             self.timings["duplicates"] = time.perf_counter() - started
-            self._classify(duplicates, full_resync=full_resync)
+            self._classify(hashed, duplicates, full_resync=full_resync)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -424,41 +374,48 @@ class ChangeSet:
                 key,
             )
 
-    def _duplicates(self, source: _Source, queried: int) -> str:
-        """A query listing each duplicated key (``pk``) with its number of rows (``copies``)."""
+    def _duplicates(self) -> tuple[int, str]:
+        """The model's row count, and a query listing each duplicated key (``pk``) with its
+        number of rows (``copies``)."""
         conn, kept = self._conn, self._kept
-        unmatched, null_keys, absent = conn.execute(
+        queried, matched, absent = conn.execute(
             f"""
-            SELECT count(*) FILTER (WHERE present AND s_rowid IS NULL AND pk_text IS NOT NULL),
-                   count(*) FILTER (WHERE present AND pk_text IS NULL),
+            SELECT count(*) FILTER (WHERE present),
+                   count(*) FILTER (WHERE present AND s_rowid IS NOT NULL),
                    count(*) FILTER (WHERE present IS NULL)
             FROM {kept}
             """
         ).fetchall()[0]
+        pk_text = canonical_sql("payload[1].v0", self._types[self.primary_key])
+        unmatched = f"""
+            SELECT {pk_text} AS pk, count(*) AS copies FROM {kept}
+            WHERE present AND s_rowid IS NULL AND payload[1].v0 IS NOT NULL
+            GROUP BY 1 HAVING count(*) > 1
+        """
         in_snapshot = int(conn.execute(f"SELECT count(*) FROM {self._snapshot}").fetchall()[0][0])
-        matched_rows = queried - int(unmatched) - int(null_keys)
-        if matched_rows == in_snapshot - int(absent):
-            # Every key found in the snapshot was found once: duplicates can only be among the
-            # unmatched rows, and those were all kept.
-            return f"""
-                SELECT pk_text AS pk, count(*) AS copies FROM {kept}
-                WHERE present AND pk_text IS NOT NULL GROUP BY pk_text HAVING count(*) > 1
-            """
-        keys = f"bcsync_keys_{self._tag}"
-        key_type = self._types[self.primary_key]
-        conn.execute(
+        if int(matched) == in_snapshot - int(absent):
+            # Each snapshot key the model has, it has once: duplicates can only be new keys.
+            return int(queried), unmatched
+        return (
+            int(queried),
             f"""
-            CREATE TEMP TABLE {keys} AS
-            SELECT {canonical_sql("k", key_type)} AS pk, count(*) AS copies
-            FROM {source.keys()} WHERE k IS NOT NULL GROUP BY 1 HAVING count(*) > 1
-            """
+            {unmatched}
+            UNION ALL
+            SELECT s.pk, d.copies
+            FROM (SELECT s_rowid, count(*) AS copies FROM {kept}
+                  WHERE present AND s_rowid IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d
+            JOIN {self._snapshot} s ON s.rowid = d.s_rowid
+        """,
         )
-        self._extra_tables.append(keys)
-        return f"SELECT pk, copies FROM {keys}"
 
-    def _classify(self, duplicates: str, *, full_resync: bool) -> None:
-        """The kept rows' snapshot entries and kinds, into the ``changes`` table."""
+    def _classify(self, hashed: list[str], duplicates: str, *, full_resync: bool) -> None:
+        """The kept rows' md5s, snapshot entries and kinds, into the ``changes`` table."""
         by_name = {name: f"v{i}" for i, name in enumerate(self._carried)}
+        fields = [
+            (name, field_sql(canonical_sql(by_name[name], self._types[name]), self._types[name]))
+            for name in hashed
+        ]
+        pk_text = canonical_sql("v0", self._types[self.primary_key])
         kept_values = ", ".join(
             f"CASE WHEN kind IN ('added', 'changed') THEN {col} END AS {col}"
             for col in by_name.values()
@@ -484,10 +441,19 @@ class ChangeSet:
             f"""
             CREATE TEMP TABLE {self._changes} AS
             WITH duplicates AS ({duplicates}),
-            joined AS (
+            unpacked AS (
+                SELECT s_rowid, present, payload[1].fast AS fast,
+                       {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
+                FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
+            ), kept AS MATERIALIZED (
+                SELECT *, {pk_text} AS pk_text,
+                       CASE WHEN present AND v0 IS NOT NULL
+                            THEN {row_hash_sql(fields)} END AS row_hash
+                FROM unpacked
+            ), joined AS (
                 SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
                        s.status AS s_status, s.pending_op AS s_op, {entry}
-                FROM {self._kept} k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
+                FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
             ), classified AS (
                 SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
             ), acted AS (
@@ -582,7 +548,7 @@ class ChangeSet:
         if self._closed:
             return
         self._closed = True
-        for table in (self._kept, self._changes, *self._extra_tables):
+        for table in (self._kept, self._changes):
             self._conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def __enter__(self) -> ChangeSet:

@@ -172,7 +172,11 @@ class Snapshot:
             self._conn.execute("SET TimeZone = 'UTC'")
             self._conn.execute(f"SET memory_limit = '{memory_limit}'")
             self._conn.execute("SET preserve_insertion_order = false")
-            self._conn.execute(_SCHEMA)
+            tables = self._conn.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+            if {("snapshot",), ("snapshot_meta",)} - set(tables):  # a new file (skip the write)
+                self._conn.execute(_SCHEMA)
             version = self._conn.execute(
                 "SELECT value FROM snapshot_meta WHERE key = 'format'"
             ).fetchall()
