@@ -445,7 +445,7 @@ class ChangeSet:
                 SELECT s_rowid, present, payload[1].fast AS fast,
                        {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
                 FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
-            ), kept AS MATERIALIZED (
+            ), kept AS (
                 SELECT *, {pk_text} AS pk_text,
                        CASE WHEN present AND v0 IS NOT NULL
                             THEN {row_hash_sql(fields)} END AS row_hash
