@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -59,9 +59,10 @@ _UTC_MICROS = pa.timestamp("us", tz="UTC")
 _BIGINT_KEYS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger"}
 
 
-@dataclass(frozen=True)
-class PlannedRow:
-    """A model row to send. ``values`` holds the pk column and ``columns`` as Python values."""
+class PlannedRow(NamedTuple):
+    """A model row to send. ``values`` holds the pk column and ``columns`` as Python values.
+
+    A NamedTuple, not a dataclass: a plan makes one per row to send, in half the time."""
 
     pk: str
     kind: Kind

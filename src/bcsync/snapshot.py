@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -88,8 +88,10 @@ _MIGRATIONS = {
 }
 
 
-@dataclass(frozen=True)
-class SnapshotEntry:
+class SnapshotEntry(NamedTuple):
+    """One primary key's entry. A NamedTuple, not a dataclass: a plan makes one per row to
+    send, and a NamedTuple is made in half the time of a frozen dataclass."""
+
     pk: str
     row_hash: str | None
     dest_id: str | None
