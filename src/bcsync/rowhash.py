@@ -221,7 +221,17 @@ def row_hash_sql(fields: Sequence[tuple[str, str]]) -> str:
 _QUICK_AS_IS = (
     _INTEGERS
     | _TIMESTAMPS
-    | {"boolean", "decimal", "float", "double", "date", "timestamp with time zone", "uuid", "blob"}
+    | {
+        "varchar",
+        "boolean",
+        "decimal",
+        "float",
+        "double",
+        "date",
+        "timestamp with time zone",
+        "uuid",
+        "blob",
+    }
 )
 QUICK_SCHEME = "bcsync-quick-v1"
 
