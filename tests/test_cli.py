@@ -273,6 +273,49 @@ def test_state_show_counts_the_snapshot(runner: CliRunner, project: Path) -> Non
     assert re.search(r"synced\s+5", human.stdout) and re.search(r"failed\s+1", human.stdout)
 
 
+def test_state_show_lists_the_rows_that_keep_failing(runner: CliRunner, project: Path) -> None:
+    from bcsync.snapshot import Failed, Snapshot
+
+    path = seed_snapshot(project)
+    with Snapshot(path) as snapshot:
+        snapshot.fail([Failed(pk="7", error="email is taken")])  # a second attempt
+        snapshot.fail([Failed(pk="3", error="phone too long", dest_id="103")])
+        snapshot.mark_pending([("9", "create")])
+    args = ["--project", str(project), "state", "show", "vip"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    listed = json.loads(result.stdout)["unsettled"]
+    # in doubt first, then failed with the most attempts first
+    assert [(r["pk"], r["status"], r["attempts"], r["error"], r["in_flight"]) for r in listed] == [
+        ("9", "pending", 0, None, "create"),
+        ("7", "failed", 2, "email is taken", None),
+        ("3", "failed", 1, "phone too long", None),
+    ]
+    assert json.loads(result.stdout)["snapshot"]["unsettled"] == 3
+    human = runner.invoke(app, args, terminal_width=200)
+    assert "Rows not settled" in human.stdout
+    cells = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in human.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    assert cells[0][:3] == ["9", "in doubt: create", "0"]
+    assert [cells[1][:3], cells[1][4]] == [["7", "failed", "2"], "email is taken"]
+
+
+def test_state_show_lists_at_most_100_rows_unless_asked(runner: CliRunner, project: Path) -> None:
+    from bcsync.engine import snapshot_path
+    from bcsync.snapshot import Failed, Snapshot
+
+    with Snapshot(snapshot_path(project, "vip")) as snapshot:
+        snapshot.fail([Failed(pk=str(n), error="rejected") for n in range(150)])
+    args = ["--project", str(project), "state", "show", "vip"]
+    assert len(json.loads(runner.invoke(app, [*args, "--json"]).stdout)["unsettled"]) == 100
+    everything = runner.invoke(app, [*args, "--json", "--rows"])
+    assert len(json.loads(everything.stdout)["unsettled"]) == 150
+    assert "100 of 150 shown; --rows lists them all" in runner.invoke(app, args).stdout
+
+
 def test_state_show_before_any_run(runner: CliRunner, project: Path) -> None:
     result = runner.invoke(app, ["--project", str(project), "state", "show", "leads"])
     assert result.exit_code == 0

@@ -38,7 +38,9 @@ def test_new_snapshot_creates_its_file_and_is_empty(path: Path, snapshot: Snapsh
         "pending": 0,
         "in_doubt": 0,
         "owned": 0,
+        "unsettled": 0,
     }
+    assert snapshot.unsettled() == []
 
 
 def test_confirm_records_hash_and_id_and_clears_failure(snapshot: Snapshot) -> None:

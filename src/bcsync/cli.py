@@ -371,20 +371,36 @@ def debug(
 def state_show(
     ctx: typer.Context,
     sync: Annotated[str, typer.Argument(help="The sync whose snapshot to show.")],
+    rows: Annotated[
+        bool, typer.Option("--rows", help="List every failed and in-doubt row.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """What the sync's snapshot holds: rows synced, failed, in doubt."""
+    """What the sync's snapshot holds: rows synced, failed, in doubt, and why rows fail."""
     path = _snapshot_path(_invocation(ctx), sync)
     summary = None
+    unsettled: list[dict[str, Any]] = []
     if path.exists():
         from bcsync.snapshot import Snapshot
 
         with Snapshot(path) as snapshot:
             summary = snapshot.summary().to_json()
+            unsettled = [
+                {
+                    "pk": e.pk,
+                    "status": e.status,
+                    "attempts": e.attempts,
+                    "error": e.last_error,
+                    "in_flight": e.pending_op,
+                    "dest_id": e.dest_id,
+                    "updated_at": e.updated_at.isoformat(),
+                }
+                for e in snapshot.unsettled(None if rows else MAX_LISTED_ROWS)
+            ]
     if as_json:
-        emit_json({"sync": sync, "path": str(path), "snapshot": summary})
+        emit_json({"sync": sync, "path": str(path), "snapshot": summary, "unsettled": unsettled})
     else:
-        render.snapshot(_out(), sync, path, summary)
+        render.snapshot(_out(), sync, path, summary, unsettled)
 
 
 @state_app.command("reset")

@@ -141,8 +141,14 @@ def run_history(out: Console, runs: Sequence[Mapping[str, Any]]) -> None:
     out.print(table)
 
 
-def snapshot(out: Console, sync: str, path: Path, summary: Mapping[str, int] | None) -> None:
-    """What a sync's snapshot holds (``state show``)."""
+def snapshot(
+    out: Console,
+    sync: str,
+    path: Path,
+    summary: Mapping[str, int] | None,
+    unsettled: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """What a sync's snapshot holds (``state show``), and its failed and in-doubt rows."""
     if summary is None:
         out.print(f"{escape(sync)}: no snapshot yet (the sync has not run).")
         return
@@ -154,6 +160,25 @@ def snapshot(out: Console, sync: str, path: Path, summary: Mapping[str, int] | N
     for key, meaning in SNAPSHOT_LINES:
         table.add_row(key.replace("_", " "), f"{summary.get(key, 0):,}", meaning)
     out.print(table)
+    if not unsettled:
+        return
+    rows = Table(title="Rows not settled", title_justify="left")
+    for name in ("pk", "state", "attempts", "since (UTC)", "last error"):
+        rows.add_column(name, overflow="fold")
+    for row in unsettled:
+        state = f"in doubt: {row['in_flight']}" if row["in_flight"] else str(row["status"])
+        since = datetime.fromisoformat(str(row["updated_at"])).strftime("%Y-%m-%d %H:%M")
+        rows.add_row(
+            escape(str(row["pk"])),
+            escape(state),
+            str(row["attempts"]),
+            since,
+            escape(str(row["error"] or "")),
+        )
+    out.print(rows)
+    shown, total = len(unsettled), summary.get("unsettled", 0)
+    if shown < total:
+        out.print(f"[dim]{shown} of {total:,} shown; --rows lists them all.[/dim]")
 
 
 def emulator_banner(out: Console, base_url: str, store_hash: str, token: str) -> None:

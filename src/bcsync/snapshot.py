@@ -137,6 +137,7 @@ class SnapshotSummary:
     pending: int
     in_doubt: int
     owned: int  # entries with a BigCommerce id: the records this sync created or matched
+    unsettled: int  # failed or in doubt (an entry can be both): what ``unsettled()`` lists
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -146,6 +147,7 @@ class SnapshotSummary:
             "pending": self.pending,
             "in_doubt": self.in_doubt,
             "owned": self.owned,
+            "unsettled": self.unsettled,
         }
 
 
@@ -229,6 +231,15 @@ class Snapshot:
         """Entries whose write was marked in flight and never settled (a crashed run), by pk."""
         return self._select("SELECT * FROM snapshot WHERE pending_op IS NOT NULL ORDER BY pk")
 
+    def unsettled(self, limit: int | None = None) -> list[SnapshotEntry]:
+        """Entries in doubt, then failed ones, most attempts first: the rows a user looks at
+        when the same rows keep failing (``bcsync state show``)."""
+        return self._select(
+            "SELECT * FROM snapshot WHERE status = 'failed' OR pending_op IS NOT NULL "
+            "ORDER BY pending_op IS NULL, attempts DESC, pk"
+            + (f" LIMIT {int(limit)}" if limit is not None else "")
+        )
+
     def summary(self) -> SnapshotSummary:
         row = self._conn.execute(
             """
@@ -237,7 +248,8 @@ class Snapshot:
                    count(*) FILTER (WHERE status = 'failed'),
                    count(*) FILTER (WHERE status = 'pending'),
                    count(*) FILTER (WHERE pending_op IS NOT NULL),
-                   count(*) FILTER (WHERE dest_id IS NOT NULL)
+                   count(*) FILTER (WHERE dest_id IS NOT NULL),
+                   count(*) FILTER (WHERE status = 'failed' OR pending_op IS NOT NULL)
             FROM snapshot
             """
         ).fetchall()[0]
