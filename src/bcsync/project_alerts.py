@@ -91,6 +91,11 @@ class RejectedRowsThresholds(Frozen):
         )
 
 
+# On by default, as in the products users come from (Census: failed records at 75%); a
+# project's ``alerts.defaults.rejected_rows`` and a sync's own thresholds merge over it.
+BUILTIN_REJECTED_ROWS = RejectedRowsThresholds(critical=0.75)
+
+
 class AlertDefaults(Frozen):
     channels: list[str] = Field(default_factory=list)
     rejected_rows: RejectedRowsThresholds = RejectedRowsThresholds()
@@ -118,7 +123,7 @@ class AlertsConfig(Frozen):
     def policy_for(self, own: SyncAlertsConfig | None) -> AlertPolicy:
         """The policy of a sync whose own ``alerts:`` section is ``own``."""
         channels = self.defaults.channels
-        thresholds = self.defaults.rejected_rows
+        thresholds = self.defaults.rejected_rows.over(BUILTIN_REJECTED_ROWS)
         if own is not None:
             if own.channels is not None:
                 channels = own.channels

@@ -129,6 +129,22 @@ def test_dedup_key_is_stable_per_sync_and_trigger() -> None:
     assert dedup_key("vip", RUN_FAILED) != dedup_key("other", RUN_FAILED)
 
 
+def test_rejected_rows_is_critical_at_75_percent_unless_configured() -> None:
+    bare = AlertsConfig(channels={}).policy_for(None).rejected_rows
+    assert (bare.warning, bare.critical) == (None, 0.75)
+    assert evaluate(run_result("warning", rejected=74), bare, {}).levels[REJECTED_ROWS] == "ok"
+    assert evaluate(run_result("warning", rejected=75), bare, {}).levels[REJECTED_ROWS] == (
+        "critical"
+    )
+    only_warning = AlertsConfig(
+        channels={}, defaults=AlertDefaults(rejected_rows=RejectedRowsThresholds(warning=0.02))
+    ).policy_for(None)
+    assert (only_warning.rejected_rows.warning, only_warning.rejected_rows.critical) == (
+        0.02,
+        0.75,
+    )
+
+
 def test_sync_thresholds_merge_over_the_defaults() -> None:
     alerts = AlertsConfig(
         channels={},
