@@ -158,6 +158,20 @@ def test_runs_without_history(runner: CliRunner, project: Path) -> None:
     assert "No runs yet." in result.stdout
 
 
+def test_show_says_when_a_runs_rows_are_no_longer_kept(runner: CliRunner, project: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    vip, _ = seed_runs(project)
+    args = ["--project", str(project), "show", vip[:8]]
+    assert "no longer kept" not in runner.invoke(app, args).stdout
+    with RunStore.open(load_config(project).state_url) as store:
+        store.prune_row_outcomes(datetime.now(UTC) + timedelta(seconds=1))
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0
+    assert "rows are no longer kept (state.retention_days)" in shown.stdout
+    assert re.search(r"rejected\s+1", shown.stdout)  # the counts stay
+
+
 def test_show_json_by_prefix_has_the_design_shape(runner: CliRunner, project: Path) -> None:
     vip, _ = seed_runs(project)
     result = runner.invoke(app, ["--project", str(project), "show", vip[:10], "--json"])

@@ -312,6 +312,11 @@ def show(
         render.all_rows(_out(), result.rejected_rows, result.invalid_rows)
     else:
         render.run_summary(_out(), result)
+    failed_rows = result.counts.get("rejected", 0) + result.counts.get("invalid", 0)
+    if not as_json and failed_rows and not (result.rejected_rows or result.invalid_rows):
+        _out().print(
+            "[dim]This run's rows are no longer kept (state.retention_days); its counts are.[/dim]"
+        )
 
 
 @app.command()

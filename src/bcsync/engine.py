@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,9 @@ class Engine:
         )
         tally = RunTally(recorder=recorder if self.config.debugger.enabled else None)
         prune(store, self.config.debugger.retention_days)
+        store.prune_row_outcomes(
+            dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.state.retention_days)
+        )
         self._emit(RunStarted(sync.name, run_id))
         status, error = "failed", None
         locked = False

@@ -60,6 +60,8 @@ class WarehouseConfig(Frozen):
 
 class StateConfig(Frozen):
     url: NonEmpty = Field(default=DEFAULT_STATE_URL, repr=False)
+    # Row outcomes (one per row a run touched) of older runs are deleted; runs stay.
+    retention_days: int = Field(default=90, ge=1)
 
 
 class DestinationConfig(Frozen):

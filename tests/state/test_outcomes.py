@@ -69,3 +69,22 @@ def test_a_large_batch_round_trips(store: RunStore) -> None:
     store.add_outcomes(run_id, batch)
     assert store.outcome_counts(run_id)["succeeded"] == 5000
     assert store.outcomes(run_id)[-1] == batch[-1]
+
+
+def test_pruning_forgets_the_rows_of_old_runs_and_keeps_the_runs(store: RunStore) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    old = store.start_run("vip_customers")
+    store.add_outcomes(old, [RowOutcomeRecord("1", "rejected", "create", "email taken")])
+    time.sleep(0.01)
+    cutoff = datetime.now(UTC)
+    time.sleep(0.01)
+    recent = store.start_run("vip_customers")
+    store.add_outcomes(recent, [RowOutcomeRecord("2", "invalid", None, "phone too long")])
+
+    assert store.prune_row_outcomes(cutoff) == 1
+    assert store.outcomes(old) == []
+    assert [o.pk for o in store.outcomes(recent)] == ["2"]
+    assert store.get_run(old) is not None  # the run and its counters stay
+    assert store.prune_row_outcomes(cutoff) == 0

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bcsync.engine import snapshot_path
 from bcsync.snapshot import Snapshot
+from bcsync.state import RunStore
+from bcsync.state.schema import runs
 from tests.fixtures.projects import SyncProject
 
 UPSERT_BY_EMAIL = """\
@@ -147,6 +151,22 @@ def test_insert_mode_duplicate_email_is_rejected_and_others_land(
     held = store_customers(emulator)
     assert len(held) == 10
     assert held["user5@example.com"]["first_name"] == "Taken"
+
+    # Months later, a run forgets the rejected row of that run, but not the run.
+    months_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=91)
+    engine = sa.create_engine(sync_project.state_url)
+    with engine.begin() as conn:
+        conn.execute(
+            runs.update().where(runs.c.run_id == result.run_id).values(started_at=months_ago)
+        )
+    engine.dispose()
+    with RunStore.open(sync_project.state_url) as store:
+        assert len(store.outcomes(result.run_id)) == 10
+    assert sync_project.run("customers").status == "warning"  # user5 is still taken
+    with RunStore.open(sync_project.state_url) as store:
+        assert store.outcomes(result.run_id) == []
+        old = store.get_run(result.run_id)
+        assert old is not None and old.counts["rejected"] == 1
 
 
 def test_update_mode_without_match_skips(sync_project: SyncProject, emulator: Any) -> None:

@@ -250,6 +250,17 @@ class RunStore:
                 ],
             )
 
+    def prune_row_outcomes(self, older_than: datetime) -> int:
+        """Delete the row outcomes of runs started before ``older_than`` (the runs and their
+        counters stay); returns how many went."""
+        old_runs = sa.select(runs.c.run_id).where(runs.c.started_at < older_than)
+        with write_transaction(self._engine) as conn:
+            return int(
+                conn.execute(
+                    row_outcomes.delete().where(row_outcomes.c.run_id.in_(old_runs))
+                ).rowcount
+            )
+
     def outcomes(
         self,
         run_id: str,
