@@ -163,12 +163,28 @@ def test_removed_rows_are_the_synced_and_failed_ones_with_an_id(snapshot: Snapsh
     confirm_all(snapshot, diff(snapshot, customers()))
     snapshot.fail([Failed("2", "rejected")])  # failed update: keeps its id
     snapshot.fail([Failed("9", "create rejected")])  # failed create: no id
-    snapshot.mark_pending([("3", "update")])  # in doubt: settled first, never "removed"
+    snapshot.mark_pending([("3", "update")])  # in flight, but its record is known
     result = diff(snapshot, customers(id=[4, 5, 6]))
-    assert result["removed"] == ["1", "2"]
+    assert result["removed"] == ["1", "2", "3"]
     assert result["obsolete"] == ["9"]
     assert result["in_doubt"] == [("3", "update")]
-    assert result["counts"]["removed"] == 2
+    assert result["counts"]["removed"] == 3
+
+
+def test_a_create_in_flight_whose_row_left_is_removed_if_it_can_be_found(
+    snapshot: Snapshot,
+) -> None:
+    confirm_all(snapshot, diff(snapshot, customers()))
+    snapshot.mark_pending([("7", "create"), ("8", "create")], {"7": "g@x.io"})
+    result = diff(snapshot, customers())
+    # 7 may have landed and is found by its email; 8 cannot be looked up, so it waits for its
+    # row to come back (it is still reported in doubt)
+    assert result["removed"] == ["7"]
+    assert result["counts"]["removed"] == 1
+    assert result["in_doubt"] == [("7", "create"), ("8", "create")]
+    with plan(model_of(snapshot, customers()), snapshot, primary_key="id", columns=COLUMNS) as c:
+        [entry] = [e for chunk in c.removed() for e in chunk]
+    assert (entry.dest_id, entry.pending_key) == (None, "g@x.io")
 
 
 def test_rows_still_in_the_model_but_invalid_are_not_removed(snapshot: Snapshot) -> None:

@@ -101,12 +101,18 @@ def test_mark_pending_flags_writes_in_flight(snapshot: Snapshot) -> None:
 
 
 def test_outcomes_settle_pending_entries(snapshot: Snapshot) -> None:
-    snapshot.mark_pending([("1", "create"), ("2", "create"), ("3", "create")])
+    keys = {"1": "a@x.io", "2": "b@x.io", "3": "c@x.io", "4": "d@x.io"}
+    snapshot.confirm([Confirmed("4", "h4", "104")])
+    snapshot.mark_pending([("1", "create"), ("2", "create"), ("3", "create")], keys)
+    snapshot.mark_pending([("4", "create")], keys)
+    assert [e.pending_key for e in snapshot.pending()] == ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]
     snapshot.confirm([Confirmed("1", "h1", "101")])
     snapshot.fail([Failed("2", "rejected")])
-    snapshot.unmark_pending(["3"])
+    snapshot.unmark_pending(["3", "4"])
     assert snapshot.pending() == []
-    assert set(snapshot.get(["1", "2", "3"])) == {"1", "2"}
+    entries = snapshot.get(["1", "2", "3", "4"])
+    assert set(entries) == {"1", "2", "4"}
+    assert [entries[pk].pending_key for pk in ("1", "2", "4")] == [None, None, None]
 
 
 def test_unmark_pending_keeps_confirmed_entries(snapshot: Snapshot) -> None:

@@ -469,9 +469,11 @@ class Engine:
             )
         decision = await obj.resolve(candidates)
         outcomes.extend(decision.outcomes)
-        creates = [(op.pk, "create") for op in decision.ops if op.op == "create"]
-        if creates:
-            snapshot.mark_pending(creates)  # in doubt until confirmed: settled by a look-up
+        creates = [op for op in decision.ops if op.op == "create"]
+        if creates:  # in doubt until confirmed: settled by a look-up of its key
+            snapshot.mark_pending(
+                [(op.pk, "create") for op in creates], {op.pk: obj.found_by(op) for op in creates}
+            )
         outcomes.extend(await obj.apply(decision.ops))
         return outcomes
 
@@ -487,9 +489,21 @@ class Engine:
                 RowOutcome(e.pk, None, "succeeded", e.dest_id, note="left in BigCommerce")
                 for e in entries
             ]
+        # A create in flight when a run died, whose row has left the model since: if it landed,
+        # its record is this sync's to clear or delete like any other.
+        lost = [e.pending_key for e in entries if e.dest_id is None and e.pending_key]
+        found = await obj.find_created(lost) if lost else {}
         op = "delete" if sync.on_delete == "delete" else "clear"
-        ops = [RowOp(e.pk, op, {}, None, e.dest_id) for e in entries]  # type: ignore[arg-type]
-        return list(await obj.apply(ops))
+        ops: list[RowOp] = []
+        outcomes: list[RowOutcome] = []
+        for e in entries:
+            dest_id = e.dest_id or found.get(e.pending_key or "")
+            if dest_id is None:
+                note = "its create never reached BigCommerce"
+                outcomes.append(RowOutcome(e.pk, None, "succeeded", None, note=note))
+            else:
+                ops.append(RowOp(e.pk, op, {}, None, dest_id))  # type: ignore[arg-type]
+        return outcomes + list(await obj.apply(ops))
 
 
 class Project:

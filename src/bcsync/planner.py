@@ -11,6 +11,8 @@ is classified against the snapshot (DESIGN §3.1):
 - *changed*: the hash differs from the last confirmed write, or the entry is ``failed`` (retried
   every run with the latest values), or a write to its id is in doubt;
 - *removed*: the key is in the snapshot as ``synced`` or ``failed`` with an id, and absent now;
+  also a write in flight when a run died whose row is absent now, if its record is known or its
+  create can be looked up (``SnapshotEntry.pending_key``);
 - *invalid*: a NULL key, or a key shared by several rows (every one of them is invalid);
 - *in doubt*: entries a crashed run left in flight, listed apart for the engine to settle.
 
@@ -453,7 +455,8 @@ class ChangeSet:
                 FROM unpacked
             ), joined AS (
                 SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
-                       s.status AS s_status, s.pending_op AS s_op, {entry}
+                       s.status AS s_status, s.pending_op AS s_op, s.pending_key AS s_found_by,
+                       {entry}
                 FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
             ), classified AS (
                 SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
@@ -602,12 +605,21 @@ class ChangeSet:
                 last_error=last_error,
                 pending_op=pending_op,
                 updated_at=updated_at,
+                pending_key=pending_key,
             )
             if pk is not None
             else None
-            for pk, row_hash, dest_id, status, attempts, last_error, pending_op, updated_at in zip(
-                *(columns[name] for name in ENTRY_COLUMNS), strict=True
-            )
+            for (
+                pk,
+                row_hash,
+                dest_id,
+                status,
+                attempts,
+                last_error,
+                pending_op,
+                updated_at,
+                pending_key,
+            ) in zip(*(columns[name] for name in ENTRY_COLUMNS), strict=True)
         ]
 
     def _planned(self, table: pa.Table) -> list[PlannedRow]:
@@ -642,7 +654,10 @@ def _kind_sql(full_resync: bool) -> str:
         )
     return """CASE
         WHEN present IS NULL THEN CASE
-            WHEN s_op IS NOT NULL THEN NULL
+            WHEN s_op IS NOT NULL THEN CASE
+                -- a write in flight when a run died: the record is known, or its create can
+                -- be looked up by its key; without either it waits for its row to return
+                WHEN s_dest IS NOT NULL OR s_found_by IS NOT NULL THEN 'removed' END
             WHEN s_dest IS NULL THEN 'obsolete'
             WHEN s_status IN ('synced', 'failed') THEN 'removed' END
         WHEN pk_text IS NULL THEN 'invalid'

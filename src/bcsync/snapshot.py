@@ -26,7 +26,7 @@ BigCommerce's row messages, which carry no credentials.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +56,7 @@ ENTRY_COLUMNS = (
     "last_error",
     "pending_op",
     "updated_at",
+    "pending_key",
 )
 
 _SCHEMA = """
@@ -69,7 +70,8 @@ CREATE TABLE IF NOT EXISTS snapshot (
     pending_op VARCHAR,
     updated_at TIMESTAMPTZ NOT NULL,
     fast_hash UBIGINT,
-    pk_int BIGINT
+    pk_int BIGINT,
+    pending_key VARCHAR
 );
 CREATE TABLE IF NOT EXISTS snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 INSERT INTO snapshot_meta VALUES ('format', '2') ON CONFLICT DO NOTHING;
@@ -82,6 +84,7 @@ _MIGRATIONS = {
     "1": f"""
     ALTER TABLE snapshot ADD COLUMN fast_hash UBIGINT;
     ALTER TABLE snapshot ADD COLUMN pk_int BIGINT;
+    ALTER TABLE snapshot ADD COLUMN pending_key VARCHAR;
     UPDATE snapshot SET pk_int = {PK_INT};
     UPDATE snapshot_meta SET value = '2' WHERE key = 'format';
     """,
@@ -100,6 +103,9 @@ class SnapshotEntry(NamedTuple):
     last_error: str | None
     pending_op: Op | None
     updated_at: dt.datetime
+    # How a create in flight is found again if its row leaves the model (an email, an
+    # external_order_id): without it, a create that landed could not be cleared or deleted.
+    pending_key: str | None = None
 
     @property
     def in_doubt(self) -> bool:
@@ -162,6 +168,7 @@ def entry_from_row(row: dict[str, Any]) -> SnapshotEntry:
         last_error=row["last_error"],
         pending_op=row["pending_op"],
         updated_at=row["updated_at"],
+        pending_key=row.get("pending_key"),
     )
 
 
@@ -264,25 +271,33 @@ class Snapshot:
 
     # -- writing (each call is one transaction) ----------------------------------------------
 
-    def mark_pending(self, items: Sequence[tuple[str, str]]) -> None:
+    def mark_pending(
+        self, items: Sequence[tuple[str, str]], keys: Mapping[str, str | None] | None = None
+    ) -> None:
         """Record ``(pk, op)`` as in flight, BEFORE the write is sent.
 
         An existing entry keeps its status, hash and id; a new one is created as ``pending``.
+        ``keys`` (pk → key) say how each write is found again in BigCommerce if it is lost
+        (``SnapshotEntry.pending_key``).
         """
         for _, op in items:
             if op not in OPS:
                 raise ValueError(f"unknown operation {op!r}; expected one of {sorted(OPS)}")
+        unique = _last_wins(items, lambda i: i[0])
+        keys = keys or {}
         batch = pa.table(
             {
-                "pk": pa.array([pk for pk, _ in _last_wins(items, lambda i: i[0])], pa.string()),
-                "op": pa.array([op for _, op in _last_wins(items, lambda i: i[0])], pa.string()),
+                "pk": pa.array([pk for pk, _ in unique], pa.string()),
+                "op": pa.array([op for _, op in unique], pa.string()),
+                "key": pa.array([keys.get(pk) for pk, _ in unique], pa.string()),
             }
         )
         self._write(
             f"""
-            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at, pk_int)
-            SELECT pk, 'pending', 0, op, now(), {PK_INT} FROM batch
+            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at, pk_int, pending_key)
+            SELECT pk, 'pending', 0, op, now(), {PK_INT}, key FROM batch
             ON CONFLICT (pk) DO UPDATE SET pending_op = excluded.pending_op,
+                                           pending_key = excluded.pending_key,
                                            updated_at = excluded.updated_at, fast_hash = NULL
             """,
             batch,
@@ -294,7 +309,8 @@ class Snapshot:
         self._write(
             """
             DELETE FROM snapshot WHERE status = 'pending' AND pk IN (SELECT pk FROM batch);
-            UPDATE snapshot SET pending_op = NULL WHERE pk IN (SELECT pk FROM batch);
+            UPDATE snapshot SET pending_op = NULL, pending_key = NULL
+            WHERE pk IN (SELECT pk FROM batch);
             """,
             batch,
         )
@@ -319,7 +335,8 @@ class Snapshot:
                 row_hash = excluded.row_hash,
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
                 status = 'synced', attempts = 0, last_error = NULL, pending_op = NULL,
-                updated_at = excluded.updated_at, fast_hash = excluded.fast_hash
+                pending_key = NULL, updated_at = excluded.updated_at,
+                fast_hash = excluded.fast_hash
             """,
             batch,
         )
@@ -341,7 +358,7 @@ class Snapshot:
             ON CONFLICT (pk) DO UPDATE SET
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
                 status = 'failed', attempts = snapshot.attempts + 1,
-                last_error = excluded.last_error, pending_op = NULL,
+                last_error = excluded.last_error, pending_op = NULL, pending_key = NULL,
                 updated_at = excluded.updated_at, fast_hash = NULL
             """,
             batch,

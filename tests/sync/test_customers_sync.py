@@ -315,6 +315,37 @@ def test_guards_stop_mass_deletes_and_empty_models(
     assert len(emulator.dump()["customers"]) == 3
 
 
+def test_a_lost_create_whose_row_left_the_model_is_found_and_deleted(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("customers", [customer(n) for n in range(1, 9)])
+    sync_project.configure(UPSERT_BY_EMAIL + "  on_delete: delete\n")
+    assert sync_project.run("customers").status == "success"
+    # A run died with the creates of rows 9 and 10 in flight: 9's landed, 10's never did.
+    with Snapshot(snapshot_path(sync_project.dir, "customers")) as snapshot:
+        snapshot.mark_pending(
+            [("9", "create"), ("10", "create")],
+            {"9": "user9@example.com", "10": "user10@example.com"},
+        )
+    with emulator.client() as http:
+        created = http.post(
+            "/v3/customers",
+            json=[{"email": "user9@example.com", "first_name": "First9", "last_name": "Last9"}],
+        )
+        assert created.status_code == 200
+    # Before the next run, rows 9 and 10 left the model (they never were in this one).
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    assert result.counts["removed"] == 2
+    held = store_customers(emulator)
+    assert sorted(held) == sorted(f"user{n}@example.com" for n in range(1, 9))  # 9 deleted
+    with Snapshot(snapshot_path(sync_project.dir, "customers")) as snapshot:
+        assert snapshot.summary().in_doubt == 0 and snapshot.get(["9", "10"]) == {}
+    with RunStore.open(sync_project.state_url) as store:
+        notes = {o.pk: (o.op, o.error) for o in store.outcomes(result.run_id)}
+    assert notes == {"9": ("delete", None), "10": (None, "its create never reached BigCommerce")}
+
+
 def test_token_is_stored_nowhere(sync_project: SyncProject, emulator: Any) -> None:
     emulator.faults([{"method": "POST", "path": "/v3/customers", "status": 500, "times": 1}])
     sync_project.load("customers", [customer(n) for n in range(1, 5)] + [customer(9, email="bad")])

@@ -183,6 +183,26 @@ def test_killed_order_run_resumes_without_duplicates(
     assert len(externals) == len(set(externals)) == 300
 
 
+def test_orders_created_by_a_killed_run_whose_rows_then_left_are_archived(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("orders", [order(n) for n in range(1, 301)])
+    sync_project.configure(INSERT_ORDERS + "  on_delete: delete\n")
+    sync_project.kill_midway("orders", endpoint="POST /v2/orders", after=40, latency_ms=30)
+    landed = {o["external_order_id"] for o in live_orders(emulator)}
+    # Keys go out in text order ("1", "10", "100", …): rows 100-199 are among the first sent.
+    leaving = {f"bcsync:orders:ERP-{n}" for n in range(100, 200)}
+    assert landed & leaving, "some orders of the rows about to leave should have landed"
+    sync_project.load("orders", [order(n) for n in range(1, 301) if not 100 <= n < 200])
+    result = sync_project.run("orders")
+    assert result.status == "success", (result.error, result.rejected_rows[:3])
+    externals = [o["external_order_id"] for o in live_orders(emulator)]
+    # The orders the killed run created for rows that left were found by their
+    # external_order_id and archived; no order is left behind, none is doubled.
+    assert len(externals) == len(set(externals)) == 200
+    assert not set(externals) & leaving
+
+
 def test_status_updates_by_number_and_name(sync_project: SyncProject, emulator: Any) -> None:
     sync_project.load("orders", [order(n) for n in range(1, 5)])
     sync_project.configure(INSERT_ORDERS + STATUS_UPDATES)

@@ -102,3 +102,13 @@ class DestinationObject(Protocol):
     async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
         """Send the writes; exactly one outcome per op."""
         ...
+
+    def found_by(self, op: RowOp) -> str | None:
+        """The key a create of ``op`` is found by in BigCommerce if its answer is lost (a
+        customer's email, an order's ``external_order_id``); kept while the create is in
+        flight, so that it can be settled even after its row leaves the model."""
+        ...
+
+    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
+        """Records created under these keys (``found_by``), as key → BigCommerce id."""
+        ...

@@ -229,6 +229,13 @@ class CustomerObject:
         found.update({pk: ids_from_email[k] for pk, k in by_email.items() if k in ids_from_email})
         return found
 
+    def found_by(self, op: RowOp) -> str | None:
+        value = op.values.get(self.email_column) if self.email_column is not None else None
+        return None if value in (None, "") else _norm_email(value)
+
+    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
+        return await self.lookup(keys, by="email")
+
     async def lookup(self, keys: Sequence[str], *, by: str) -> dict[str, str]:
         """Map emails (case-folded) or ids to existing customer ids, in batched look-ups."""
         unique = sorted(set(keys))

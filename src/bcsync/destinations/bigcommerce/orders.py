@@ -227,6 +227,14 @@ class OrderObject:
                 ops.append(replace(row, op="create", dest_id=None))
         return Decision(ops, outcomes)
 
+    def found_by(self, op: RowOp) -> str | None:
+        return self.external_order_id(op)
+
+    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
+        unique = sorted(set(keys))
+        found = await asyncio.gather(*(self._find(key) for key in unique))
+        return {key: order_id for key, order_id in zip(unique, found, strict=True) if order_id}
+
     async def _find(self, external_order_id: str) -> str | None:
         response = await self.client.request(
             "GET", "/v2/orders", params={"external_order_id": external_order_id, "limit": "5"}
