@@ -305,8 +305,8 @@ class ChangeSet:
         1. ``kept``: each model row gets its quick hash as it streams and is full-outer-joined
            with the snapshot's keys and quick hashes. A row whose quick hash equals the cached
            one is unchanged: only its place in the snapshot is stored. The others (new, edited,
-           or without a valid cached hash, and NULL keys) keep their values and md5; the
-           snapshot entries absent from the model are there too.
+           or without a valid cached hash, and NULL keys) keep their values; the snapshot
+           entries absent from the model are there too.
         2. ``changes``: the kept rows' md5s, their snapshot entries and their kinds, ordered by
            kind and key and numbered; duplicate keys are listed as invalid, once per row.
 
@@ -353,7 +353,6 @@ class ChangeSet:
                 FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
                 """,
             )
-            conn.execute("RESET disabled_optimizers")
             started = time.perf_counter()
             queried, duplicates = self._duplicates()
             self.timings["duplicates"] = time.perf_counter() - started
@@ -363,6 +362,7 @@ class ChangeSet:
             conn.execute("ROLLBACK")
             raise
         finally:
+            conn.execute("RESET disabled_optimizers")
             conn.execute(f"DROP TABLE IF EXISTS temp.{self._kept}")
         started = time.perf_counter()
         self._count(queried)  # after COMMIT: a transaction's new rows have provisional rowids
@@ -439,49 +439,52 @@ class ChangeSet:
             "SELECT current_setting('preserve_insertion_order')"
         ).fetchall()[0][0]
         self._conn.execute("SET preserve_insertion_order = true")
-        self._stage(
-            "classify",
-            f"""
-            CREATE TEMP TABLE {self._changes} AS
-            WITH duplicates AS ({duplicates}),
-            unpacked AS (
-                SELECT s_rowid, present, payload[1].fast AS fast,
-                       {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
-                FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
-            ), kept AS (
-                SELECT *, {pk_text} AS pk_text,
-                       CASE WHEN present AND v0 IS NOT NULL
-                            THEN {row_hash_sql(fields)} END AS row_hash
-                FROM unpacked
-            ), joined AS (
-                SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
-                       s.status AS s_status, s.pending_op AS s_op, s.pending_key AS s_found_by,
-                       {entry}
-                FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
-            ), classified AS (
-                SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
-            ), acted AS (
-                SELECT kind, coalesce(pk_text, s_pk) AS pk,
-                       CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
-                       CASE WHEN kind IN ('added', 'changed', 'unchanged') THEN fast END AS fast,
-                       {kept_values},
-                       NULL AS reason, {kept_entry}
-                FROM classified
-                WHERE kind IS NOT NULL AND kind <> 'invalid'
-                  AND (NOT coalesce(present, FALSE)
-                       OR pk_text NOT IN (SELECT pk FROM duplicates))
-                UNION ALL
-                SELECT 'invalid', NULL, NULL, NULL, {nulls}, {null_reason}, {null_entry}
-                FROM classified WHERE kind = 'invalid'
-                UNION ALL
-                SELECT 'invalid', d.pk, NULL, NULL, {nulls},
-                       {dup_prefix} || d.pk || {dup_suffix} || d.copies || ' rows)', {null_entry}
-                FROM duplicates d, range(d.copies)
+        try:
+            self._stage(
+                "classify",
+                f"""
+                CREATE TEMP TABLE {self._changes} AS
+                WITH duplicates AS ({duplicates}),
+                unpacked AS (
+                    SELECT s_rowid, present, payload[1].fast AS fast,
+                           {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
+                    FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
+                ), kept AS (
+                    SELECT *, {pk_text} AS pk_text,
+                           CASE WHEN present AND v0 IS NOT NULL
+                                THEN {row_hash_sql(fields)} END AS row_hash
+                    FROM unpacked
+                ), joined AS (
+                    SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
+                           s.status AS s_status, s.pending_op AS s_op, s.pending_key AS s_found_by,
+                           {entry}
+                    FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
+                ), classified AS (
+                    SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
+                ), acted AS (
+                    SELECT kind, coalesce(pk_text, s_pk) AS pk,
+                           CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
+                           fast,
+                           {kept_values},
+                           NULL AS reason, {kept_entry}
+                    FROM classified
+                    WHERE kind IS NOT NULL AND kind <> 'invalid'
+                      AND (NOT coalesce(present, FALSE)
+                           OR pk_text NOT IN (SELECT pk FROM duplicates))
+                    UNION ALL
+                    SELECT 'invalid', NULL, NULL, NULL, {nulls}, {null_reason}, {null_entry}
+                    FROM classified WHERE kind = 'invalid'
+                    UNION ALL
+                    SELECT 'invalid', d.pk, NULL, NULL, {nulls},
+                           {dup_prefix} || d.pk || {dup_suffix} || d.copies || ' rows)',
+                           {null_entry}
+                    FROM duplicates d, range(d.copies)
+                )
+                SELECT * FROM acted ORDER BY kind, pk NULLS FIRST
+                """,
             )
-            SELECT * FROM acted ORDER BY kind, pk NULLS FIRST
-            """,
-        )
-        self._conn.execute(f"SET preserve_insertion_order = {bool(preserve)}")
+        finally:
+            self._conn.execute(f"SET preserve_insertion_order = {bool(preserve)}")
 
     def _stage(self, name: str, sql: str) -> None:
         started = time.perf_counter()
