@@ -706,6 +706,10 @@ def test_a_model_over_csv_files_runs_in_the_snapshot_connection(
     conn = snapshot.connection
     assert conn.execute("SELECT current_database()").fetchall() == [("sync",)]
     assert conn.execute("SELECT current_setting('file_search_path')").fetchall() == [("",)]
+    settings = (
+        "SELECT current_setting('disabled_optimizers'), current_setting('preserve_insertion_order')"
+    )
+    assert conn.execute(settings).fetchall() == [("", False)]
     assert [
         r[0]
         for r in conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()

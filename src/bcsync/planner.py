@@ -336,23 +336,26 @@ class ChangeSet:
             # Keep the join as written: DuckDB cannot size a stream, and would build its hash
             # table over the model's 1M wide rows instead of the snapshot's narrow keys.
             conn.execute("SET disabled_optimizers = 'build_side_probe_side'")
-            self._stage(
-                "model_join",
-                f"""
-                CREATE TEMP TABLE {self._kept} AS
-                WITH model AS (
-                    SELECT {model_key} AS m_key, {quick} AS fast, TRUE AS present, {raw}
-                    FROM {source.relation}
-                ), snap AS (
-                    SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
-                    FROM {self._snapshot}
+            try:
+                self._stage(
+                    "model_join",
+                    f"""
+                    CREATE TEMP TABLE {self._kept} AS
+                    WITH model AS (
+                        SELECT {model_key} AS m_key, {quick} AS fast, TRUE AS present, {raw}
+                        FROM {source.relation}
+                    ), snap AS (
+                        SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
+                        FROM {self._snapshot}
+                    )
+                    SELECT s.s_rowid, m.present, CASE WHEN {keep} THEN [struct_pack(
+                        fast := m.fast, {", ".join(f"{col} := m.{col}" for col in values)}
+                    )] END AS payload
+                    FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
+                    """,
                 )
-                SELECT s.s_rowid, m.present, CASE WHEN {keep} THEN [struct_pack(
-                    fast := m.fast, {", ".join(f"{col} := m.{col}" for col in values)}
-                )] END AS payload
-                FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
-                """,
-            )
+            finally:  # only this join: the next ones are best built over the few kept rows
+                conn.execute("RESET disabled_optimizers")
             started = time.perf_counter()
             queried, duplicates = self._duplicates()
             self.timings["duplicates"] = time.perf_counter() - started
@@ -362,7 +365,6 @@ class ChangeSet:
             conn.execute("ROLLBACK")
             raise
         finally:
-            conn.execute("RESET disabled_optimizers")
             conn.execute(f"DROP TABLE IF EXISTS temp.{self._kept}")
         started = time.perf_counter()
         self._count(queried)  # after COMMIT: a transaction's new rows have provisional rowids
