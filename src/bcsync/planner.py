@@ -331,31 +331,31 @@ class ChangeSet:
         # A dropped row keeps only its place in the snapshot (s_rowid) and costs next to nothing
         # to store: a NULL list. The kept rows' values ride in the list's one element.
         keep = "m.present" + (" AND NOT coalesce(m.fast = s.s_fast, FALSE)" if trusted else "")
+        preserve = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
         conn.execute("BEGIN TRANSACTION")  # rowids must not move between the statements
         try:
             # Keep the join as written: DuckDB cannot size a stream, and would build its hash
             # table over the model's 1M wide rows instead of the snapshot's narrow keys.
             conn.execute("SET disabled_optimizers = 'build_side_probe_side'")
-            try:
-                self._stage(
-                    "model_join",
-                    f"""
-                    CREATE TEMP TABLE {self._kept} AS
-                    WITH model AS (
-                        SELECT {model_key} AS m_key, {quick} AS fast, TRUE AS present, {raw}
-                        FROM {source.relation}
-                    ), snap AS (
-                        SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
-                        FROM {self._snapshot}
-                    )
-                    SELECT s.s_rowid, m.present, CASE WHEN {keep} THEN [struct_pack(
-                        fast := m.fast, {", ".join(f"{col} := m.{col}" for col in values)}
-                    )] END AS payload
-                    FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
-                    """,
+            self._stage(
+                "model_join",
+                f"""
+                CREATE TEMP TABLE {self._kept} AS
+                WITH model AS (
+                    SELECT {model_key} AS m_key, {quick} AS fast, TRUE AS present, {raw}
+                    FROM {source.relation}
+                ), snap AS (
+                    SELECT {snapshot_key} AS s_key, rowid AS s_rowid, fast_hash AS s_fast
+                    FROM {self._snapshot}
                 )
-            finally:  # only this join: the next ones are best built over the few kept rows
-                conn.execute("RESET disabled_optimizers")
+                SELECT s.s_rowid, m.present, CASE WHEN {keep} THEN [struct_pack(
+                    fast := m.fast, {", ".join(f"{col} := m.{col}" for col in values)}
+                )] END AS payload
+                FROM model m FULL OUTER JOIN snap s ON s.s_key = m.m_key
+                """,
+            )
+            # Only this join: the next ones are best built over the few kept rows.
+            conn.execute("RESET disabled_optimizers")
             started = time.perf_counter()
             queried, duplicates = self._duplicates()
             self.timings["duplicates"] = time.perf_counter() - started
@@ -364,7 +364,9 @@ class ChangeSet:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        finally:
+        finally:  # after COMMIT or ROLLBACK: settings cannot change in an aborted transaction
+            conn.execute("RESET disabled_optimizers")
+            conn.execute(f"SET preserve_insertion_order = {bool(preserve[0][0])}")
             conn.execute(f"DROP TABLE IF EXISTS temp.{self._kept}")
         started = time.perf_counter()
         self._count(queried)  # after COMMIT: a transaction's new rows have provisional rowids
@@ -437,56 +439,50 @@ class ChangeSet:
         )
         # Rows are stored in the ORDER BY's order, so their rowids number them by kind and key
         # (a row_number() window would sort the whole wide rows again, 5x slower).
-        preserve = self._conn.execute(
-            "SELECT current_setting('preserve_insertion_order')"
-        ).fetchall()[0][0]
-        self._conn.execute("SET preserve_insertion_order = true")
-        try:
-            self._stage(
-                "classify",
-                f"""
-                CREATE TEMP TABLE {self._changes} AS
-                WITH duplicates AS ({duplicates}),
-                unpacked AS (
-                    SELECT s_rowid, present, payload[1].fast AS fast,
-                           {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
-                    FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
-                ), kept AS (
-                    SELECT *, {pk_text} AS pk_text,
-                           CASE WHEN present AND v0 IS NOT NULL
-                                THEN {row_hash_sql(fields)} END AS row_hash
-                    FROM unpacked
-                ), joined AS (
-                    SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
-                           s.status AS s_status, s.pending_op AS s_op, s.pending_key AS s_found_by,
-                           {entry}
-                    FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
-                ), classified AS (
-                    SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
-                ), acted AS (
-                    SELECT kind, coalesce(pk_text, s_pk) AS pk,
-                           CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
-                           fast,
-                           {kept_values},
-                           NULL AS reason, {kept_entry}
-                    FROM classified
-                    WHERE kind IS NOT NULL AND kind <> 'invalid'
-                      AND (NOT coalesce(present, FALSE)
-                           OR pk_text NOT IN (SELECT pk FROM duplicates))
-                    UNION ALL
-                    SELECT 'invalid', NULL, NULL, NULL, {nulls}, {null_reason}, {null_entry}
-                    FROM classified WHERE kind = 'invalid'
-                    UNION ALL
-                    SELECT 'invalid', d.pk, NULL, NULL, {nulls},
-                           {dup_prefix} || d.pk || {dup_suffix} || d.copies || ' rows)',
-                           {null_entry}
-                    FROM duplicates d, range(d.copies)
-                )
-                SELECT * FROM acted ORDER BY kind, pk NULLS FIRST
-                """,
+        self._conn.execute("SET preserve_insertion_order = true")  # put back by _build
+        self._stage(
+            "classify",
+            f"""
+            CREATE TEMP TABLE {self._changes} AS
+            WITH duplicates AS ({duplicates}),
+            unpacked AS (
+                SELECT s_rowid, present, payload[1].fast AS fast,
+                       {", ".join(f"payload[1].{col} AS {col}" for col in by_name.values())}
+                FROM {self._kept} WHERE payload IS NOT NULL OR present IS NULL
+            ), kept AS (
+                SELECT *, {pk_text} AS pk_text,
+                       CASE WHEN present AND v0 IS NOT NULL
+                            THEN {row_hash_sql(fields)} END AS row_hash
+                FROM unpacked
+            ), joined AS (
+                SELECT k.*, s.pk AS s_pk, s.row_hash AS s_hash, s.dest_id AS s_dest,
+                       s.status AS s_status, s.pending_op AS s_op, s.pending_key AS s_found_by,
+                       {entry}
+                FROM kept k LEFT JOIN {self._snapshot} s ON s.rowid = k.s_rowid
+            ), classified AS (
+                SELECT *, {_kind_sql(full_resync)} AS kind FROM joined
+            ), acted AS (
+                SELECT kind, coalesce(pk_text, s_pk) AS pk,
+                       CASE WHEN kind IN ('added', 'changed') THEN row_hash END AS row_hash,
+                       fast,
+                       {kept_values},
+                       NULL AS reason, {kept_entry}
+                FROM classified
+                WHERE kind IS NOT NULL AND kind <> 'invalid'
+                  AND (NOT coalesce(present, FALSE)
+                       OR pk_text NOT IN (SELECT pk FROM duplicates))
+                UNION ALL
+                SELECT 'invalid', NULL, NULL, NULL, {nulls}, {null_reason}, {null_entry}
+                FROM classified WHERE kind = 'invalid'
+                UNION ALL
+                SELECT 'invalid', d.pk, NULL, NULL, {nulls},
+                       {dup_prefix} || d.pk || {dup_suffix} || d.copies || ' rows)',
+                       {null_entry}
+                FROM duplicates d, range(d.copies)
             )
-        finally:
-            self._conn.execute(f"SET preserve_insertion_order = {bool(preserve)}")
+            SELECT * FROM acted ORDER BY kind, pk NULLS FIRST
+            """,
+        )
 
     def _stage(self, name: str, sql: str) -> None:
         started = time.perf_counter()
