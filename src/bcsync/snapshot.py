@@ -79,7 +79,8 @@ INSERT INTO snapshot_meta VALUES ('format', '2') ON CONFLICT DO NOTHING;
 # ``pk_int``: the key as a BIGINT when the key is the canonical text of one (the planner joins
 # integer keys on it, much faster than on text), else NULL.
 PK_INT = "CASE WHEN CAST(TRY_CAST(pk AS BIGINT) AS VARCHAR) = pk THEN TRY_CAST(pk AS BIGINT) END"
-# Format 1 had no quick-hash cache: the column is added empty, and the next plan fills it.
+# Format 1 had no quick-hash cache, integer key or lookup key: the columns are added (the next
+# plan fills the cache; entries already in flight keep no lookup key).
 _MIGRATIONS = {
     "1": f"""
     ALTER TABLE snapshot ADD COLUMN fast_hash UBIGINT;
