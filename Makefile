@@ -29,8 +29,12 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Every benchmark in turn (several minutes; figures go to bench/README.md, see its sections).
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) bench/emulator_throughput.py
+	$(PY) bench/plan_bench.py
+	$(PY) bench/quota_bench.py
+	$(PY) bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) .bcsync .pytest_cache .mypy_cache .ruff_cache
