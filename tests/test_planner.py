@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bcsync.errors import ConfigError, WarehouseError
 from bcsync.planner import ChangeSet, PlannedRow, plan
 from bcsync.snapshot import Confirmed, Failed, Snapshot
-from bcsync.warehouse.base import LocalQuery
+from bcsync.warehouse.base import LocalQuery, is_arrow_json
 
 COLUMNS = ["email", "first_name", "ltv"]
 UTC = dt.UTC
@@ -44,10 +44,7 @@ def snapshot(tmp_path: Path):
 
 def model_of(snapshot: Snapshot, table: pa.Table) -> pa.RecordBatchReader | LocalQuery:
     """``table`` as the planner's input: a stream, or a table in a DuckDB warehouse file."""
-    has_json = any(
-        isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json"
-        for t in table.schema.types
-    )
+    has_json = any(is_arrow_json(t) for t in table.schema.types)
     if SOURCE["kind"] == "stream" or has_json:  # a DuckDB warehouse streams JSON models too
         return table.to_reader()
     directory = snapshot.path.parent

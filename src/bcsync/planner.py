@@ -49,7 +49,7 @@ from bcsync.rowhash import (
     row_hash_sql,
 )
 from bcsync.snapshot import ENTRY_COLUMNS, Snapshot, SnapshotEntry, entry_from_row
-from bcsync.warehouse.base import LocalQuery
+from bcsync.warehouse.base import LocalQuery, is_arrow_json
 
 Kind = Literal["added", "changed"]
 KINDS: tuple[Kind, ...] = ("added", "changed")
@@ -218,7 +218,9 @@ class _StreamSource:
         schema = batches.schema
         self.snapshot = "snapshot"
         self.names = list(schema.names)
-        self._json = [i for i, f in enumerate(schema) if f.name in carried and _is_json(f.type)]
+        self._json = [
+            i for i, f in enumerate(schema) if f.name in carried and is_arrow_json(f.type)
+        ]
         self.relation = f"bcsync_model_{tag}"
         reader = batches
         if self._json:
@@ -238,12 +240,6 @@ class _StreamSource:
                 storage = pa.array([canonical_json(v) for v in text], json_type.storage_type)
                 arrays[i] = pa.ExtensionArray.from_storage(json_type, storage)
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _is_json(arrow_type: pa.DataType) -> bool:
-    return (
-        isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.json"
-    )
 
 
 def _check_columns(available: list[str], primary_key: str, columns: Sequence[str]) -> None:

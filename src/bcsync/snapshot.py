@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from bcsync.errors import StateError
+from bcsync.rowhash import quote_literal
 
 T = TypeVar("T")
 Status = Literal["synced", "failed", "pending"]
@@ -381,7 +382,7 @@ class Snapshot:
             ("UPDATE snapshot SET fast_hash = NULL WHERE fast_hash IS NOT NULL;" if reset else "")
             + f"""
             UPDATE snapshot SET fast_hash = q.fast_hash FROM {table} q WHERE snapshot.pk = q.pk;
-            INSERT INTO snapshot_meta VALUES ('quick_hash_key', {_literal(key)})
+            INSERT INTO snapshot_meta VALUES ('quick_hash_key', {quote_literal(key)})
             ON CONFLICT (key) DO UPDATE SET value = excluded.value;
             """,
             None,
@@ -424,10 +425,6 @@ class Snapshot:
         finally:
             for name in tables:
                 self._conn.unregister(name)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _last_wins(items: Iterable[T], key: Callable[[T], str]) -> list[T]:

@@ -28,6 +28,13 @@ DEFAULT_BATCH_ROWS = 65_536
 T = TypeVar("T")
 
 
+def is_arrow_json(arrow_type: pa.DataType) -> bool:
+    """Whether a column of the model is JSON (Arrow's ``arrow.json`` extension type)."""
+    return (
+        isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.json"
+    )
+
+
 @dataclass(frozen=True)
 class LocalQuery:
     """A model DuckDB can run in another connection of this process.

@@ -21,7 +21,13 @@ import pyarrow as pa
 
 from bcsync.errors import WarehouseError
 from bcsync.project import ModelConfig
-from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, LocalQuery, guarded_reader, model_select
+from bcsync.warehouse.base import (
+    DEFAULT_BATCH_ROWS,
+    LocalQuery,
+    guarded_reader,
+    is_arrow_json,
+    model_select,
+)
 
 MEMORY = ":memory:"
 
@@ -97,7 +103,7 @@ class DuckDBWarehouse:
     def local_query(self, model: ModelConfig, *, sync: str) -> LocalQuery | None:
         if not self._plain:
             return None
-        if any(_is_json(field.type) for field in self.schema(model, sync=sync)):
+        if any(is_arrow_json(field.type) for field in self.schema(model, sync=sync)):
             return None  # JSON is canonicalised in Python as it streams (bcsync.planner)
         return LocalQuery(
             sync=sync,
@@ -112,12 +118,6 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self._connection.close()
-
-
-def _is_json(arrow_type: pa.DataType) -> bool:
-    return (
-        isinstance(arrow_type, pa.BaseExtensionType) and arrow_type.extension_name == "arrow.json"
-    )
 
 
 def _query_failed(sync: str, exc: Exception) -> WarehouseError:
