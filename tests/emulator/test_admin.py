@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 
+from tests.emulator.test_orders import order_body
+
 NEW = [{"email": "a@example.com", "first_name": "A", "last_name": "B"}]
 
 
@@ -152,6 +154,99 @@ def test_drop_after_apply_at_the_socket_level(emulator):
     headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
     declared = int(headers[b"content-length"])
     assert len(body) < declared
+
+
+def test_apply_with_a_status_writes_then_answers_that_status(emulator):
+    """BigCommerce's 500 after a write it did apply: the client sees an error, the store changed."""
+    emulator.faults(
+        [{"method": "POST", "path": "/v3/customers", "status": 500, "apply": True, "times": 1}]
+    )
+    response = emulator.client().post("/v3/customers", json=NEW)
+    assert response.status_code == 500
+    assert response.json()["status"] == 500 and response.json()["title"]  # the v3 error shape
+    assert response.headers["X-Rate-Limit-Requests-Left"]
+    assert [c["email"] for c in emulator.dump()["customers"]] == ["a@example.com"]
+    assert emulator.stats()["by_status"] == {"500": 1}
+
+
+def test_apply_503_on_a_v2_order_create_creates_the_order(emulator):
+    emulator.faults(
+        [{"method": "POST", "path": "/v2/orders", "status": 503, "apply": True, "times": 1}]
+    )
+    client = emulator.client()
+    response = client.post("/v2/orders", json=order_body())
+    assert response.status_code == 503
+    assert response.json() == [{"status": 503, "message": "Service Unavailable"}]
+    assert "X-Rate-Limit-Requests-Left" in response.headers
+    (order,) = emulator.dump()["orders"]
+    assert order["billing_address"]["email"] == "janedoe@email.com"
+    # The rule is spent: the next create is answered normally.
+    assert client.post("/v2/orders", json=order_body()).status_code == 200
+
+
+def test_a_status_without_apply_writes_nothing(emulator):
+    emulator.faults(
+        [
+            {"method": "POST", "path": "/v3/customers", "status": 500, "times": 1},
+            {"method": "POST", "path": "/v2/orders", "status": 503, "apply": False, "times": 1},
+        ]
+    )
+    client = emulator.client()
+    assert client.post("/v3/customers", json=NEW).status_code == 500
+    assert client.post("/v2/orders", json=order_body()).status_code == 503
+    dump = emulator.dump()
+    assert dump["customers"] == [] and dump["orders"] == []
+
+
+def test_apply_spends_quota_and_waits_its_latency_inside_the_slot(emulator):
+    emulator.config(quota=10)
+    emulator.faults(
+        [
+            {
+                "method": "POST",
+                "path": "/v3/customers",
+                "status": 502,
+                "apply": True,
+                "latency_ms": 300,
+                "times": 1,
+            }
+        ]
+    )
+    started = time.monotonic()
+    response = emulator.client().post("/v3/customers", json=NEW)
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 502
+    assert response.headers["X-Rate-Limit-Requests-Left"] == "9"
+    assert len(emulator.dump()["customers"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        ({"path": "*", "apply": True}, "rules[1].apply: needs a status"),
+        (
+            {"path": "*", "apply": True, "drop_after_apply": True},
+            "rules[1]: apply and drop_after_apply exclude each other",
+        ),
+        (
+            {"path": "*", "status": 500, "apply": True, "drop_after_apply": True},
+            "rules[1]: apply and drop_after_apply exclude each other",
+        ),
+    ],
+)
+def test_apply_needs_a_status_and_excludes_drop_after_apply(emulator, rule, named):
+    response = httpx.post(
+        f"{emulator.url}/_emulator/faults", json={"rules": [{"path": "*", "latency_ms": 1}, rule]}
+    )
+    assert response.status_code == 400
+    assert named in response.json()["error"]
+    assert httpx.get(f"{emulator.url}/_emulator/faults").json() == {"rules": []}
+
+
+def test_fault_rules_list_shows_apply(emulator):
+    added = emulator.faults([{"path": "/v2/orders", "status": 504, "apply": True}])
+    assert added["rules"][0]["apply"] is True
+    assert emulator.faults([{"path": "*", "status": 500}])["rules"][1]["apply"] is False
 
 
 def test_dump_lists_customers_with_subresources_and_attributes(emulator):

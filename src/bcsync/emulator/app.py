@@ -3,13 +3,15 @@
 Every API request goes through the same pipeline, in this order:
 
 1. stats: the request is counted under its route template once its status is known;
-2. faults: an injected status answers at once; latency / drop rules are remembered;
+2. faults: an injected status answers at once, unless the rule says ``apply``; latency, drop
+   and apply rules are remembered for step 6;
 3. auth: wrong store hash → 403, missing/unknown token → 401, PATCH → 501, unknown path → 404,
    method not allowed → 405, token without the resource's scope → 403;
 4. rate limit: the quota window (429 + ``X-Retry-After`` when spent) and the per-endpoint
    concurrency caps (429 when over the cap);
 5. body checks: a body without ``Content-Type: application/json`` → 415, bad JSON → 400;
-6. the handler.
+6. the handler, after any injected latency; then an ``apply`` rule answers its status instead
+   of the handler's answer, or a ``drop_after_apply`` rule cuts the connection mid-response.
 
 The four ``X-Rate-Limit-*`` headers go on every API response, errors included. Only requests
 that pass auth spend quota.
@@ -136,7 +138,7 @@ class EmulatorApp:
             await response(scope, receive, send)
 
         fault = emu.faults.take(method, template, path)
-        if fault is not None and fault.status is not None:
+        if fault is not None and fault.status is not None and not fault.apply:
             await _apply_latency(fault)
             await self._fault_reply(fault, path, scope, receive, send)
             return
@@ -183,6 +185,10 @@ class EmulatorApp:
             if fault is not None:
                 await _apply_latency(fault)
             response = await route.endpoint(request)
+            if fault is not None and fault.apply:
+                # The write is done; the client is told it failed (BigCommerce's 5xx after a write).
+                await self._fault_reply(fault, path, route_scope, receive, send, state)
+                return
             response.headers.update(state.headers())
             if fault is not None and fault.drop_after_apply:
                 await _send_truncated(response, send)
@@ -192,10 +198,18 @@ class EmulatorApp:
             emu.gate.leave(key)
 
     async def _fault_reply(
-        self, fault: FaultRule, path: str, scope: Scope, receive: Receive, send: Send
+        self,
+        fault: FaultRule,
+        path: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        state: QuotaState | None = None,
     ) -> None:
+        """The injected status in the endpoint's error shape; ``state`` is the quota the request
+        spent (an ``apply`` rule's request went through), else the current window is shown."""
         status = fault.status or 500
-        state = self.emulator.quota.peek()
+        state = state or self.emulator.quota.peek()
         if status == 429:
             response = too_many_requests(state if fault.rate_limit_headers else None)
         elif status == 204:

@@ -4,10 +4,15 @@ A rule matches on ``method`` (default any) and ``path``: a route template
 (``/v2/orders/{id}``), a literal path (``/v2/orders/7``, without the ``/stores/{hash}`` prefix)
 or ``*``. The first rule in the list that matches and has uses left applies, and one use is spent.
 
-- ``status``: answer with that status at once (after ``latency_ms``); the request never reaches
-  the handler. The body has the endpoint's error shape (v2 array or v3 object).
+- ``status`` without ``apply``: answer with that status at once (after ``latency_ms``); the request
+  never reaches the handler. The body has the endpoint's error shape (v2 array or v3 object).
   ``rate_limit_headers: false`` leaves out the ``X-Rate-Limit-*``/``X-Retry-After`` headers
   (a 429 without headers = platform overload).
+- ``status`` with ``apply: true``: the request goes on like any other (auth, quota, its
+  concurrency slot, ``latency_ms``, the handler performs the write), and then the client gets
+  that status instead of the real answer, in the same error shape and headers as above. This
+  stages BigCommerce's 500/502/503/504 after a write it did apply. ``apply`` needs a ``status``
+  and excludes ``drop_after_apply``.
 - no ``status``: the request goes on; ``latency_ms`` is spent inside the handler's
   concurrency slot (so it also makes concurrency caps observable), and ``drop_after_apply``
   performs the write and then cuts the connection mid-response.
@@ -26,6 +31,7 @@ _KNOWN = {
     "times",
     "latency_ms",
     "drop_after_apply",
+    "apply",
     "rate_limit_headers",
 }
 
@@ -42,6 +48,7 @@ class FaultRule:
     times: int | None = None
     latency_ms: int = 0
     drop_after_apply: bool = False
+    apply: bool = False
     rate_limit_headers: bool = True
 
     @classmethod
@@ -58,10 +65,15 @@ class FaultRule:
             times=_opt_int(index, raw, "times"),
             latency_ms=_opt_int(index, raw, "latency_ms") or 0,
             drop_after_apply=bool(raw.get("drop_after_apply", False)),
+            apply=bool(raw.get("apply", False)),
             rate_limit_headers=bool(raw.get("rate_limit_headers", True)),
         )
         if rule.status is not None and not 100 <= rule.status <= 599:
             raise FaultRuleError(f"rules[{index}].status: {rule.status} is not an HTTP status")
+        if rule.apply and rule.drop_after_apply:
+            raise FaultRuleError(f"rules[{index}]: apply and drop_after_apply exclude each other")
+        if rule.apply and rule.status is None:
+            raise FaultRuleError(f"rules[{index}].apply: needs a status to answer with")
         if rule.status is not None and rule.drop_after_apply:
             raise FaultRuleError(f"rules[{index}]: status and drop_after_apply exclude each other")
         if rule.path != "*" and not rule.path.startswith("/"):
