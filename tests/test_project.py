@@ -240,7 +240,7 @@ def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
         (
             ("type: bigcommerce", "type: shopify"),
             "type: shopify",
-            "destinations.store.type: input should be 'bigcommerce'",
+            "destinations.store.type: 'shopify' is not valid: must be 'bigcommerce'",
         ),
         (
             ("vip_customers:", "vip/customers:"),
@@ -265,6 +265,61 @@ def test_cross_field_checks_point_at_the_key(
     assert change[0] in VALID
     path = write(tmp_path, VALID.replace(*change))
     assert config_error(path) == f"{path}:{line_of(path, marker)}: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("change", "marker", "expected"),
+    [
+        (
+            ("    mappings:", "    on_delete: obliterate\n    mappings:"),
+            "on_delete:",
+            "syncs.vip_customers.on_delete: 'obliterate' is not valid: "
+            "must be 'nothing', 'clear' or 'delete'",
+        ),
+        (
+            ("mode: upsert", "mode: upsret"),
+            "mode:",
+            "syncs.vip_customers.mode: 'upsret' is not valid: "
+            "must be 'insert', 'update' or 'upsert' (did you mean 'upsert'?)",
+        ),
+        (
+            ("object: customers", "object: products"),
+            "object:",
+            "syncs.vip_customers.object: 'products' is not valid: must be 'customers' or 'orders'",
+        ),
+        (
+            ("version: 1", "version: 2"),
+            "version:",
+            "version: 2 is not valid: must be 1",
+        ),
+        (
+            ("    mappings:", "    on_delete: no\n    mappings:"),
+            "on_delete:",
+            "syncs.vip_customers.on_delete: false is not valid: "
+            "must be 'nothing', 'clear' or 'delete' (YAML reads an unquoted yes/no/on/off as "
+            "true/false)",
+        ),
+        (
+            ("    mappings:", "    on_delete: [clear]\n    mappings:"),
+            "on_delete:",
+            "syncs.vip_customers.on_delete: a list is not valid: "
+            "must be 'nothing', 'clear' or 'delete'",
+        ),
+    ],
+)
+def test_a_value_outside_the_choices_is_named_with_the_choices(
+    tmp_path: Path, change: tuple[str, str], marker: str, expected: str
+) -> None:
+    assert change[0] in VALID
+    path = write(tmp_path, VALID.replace(*change, 1))
+    assert config_error(path) == f"{path}:{line_of(path, marker)}: {expected}"
+
+
+def test_a_long_refused_choice_is_shortened(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("mode: upsert", "mode: " + "x" * 200))
+    message = config_error(path)
+    assert "'" + "x" * 59 + "…' is not valid" in message
+    assert "x" * 61 not in message
 
 
 def test_a_mapping_instead_of_a_list_is_named(tmp_path: Path) -> None:
@@ -421,8 +476,8 @@ def test_alerts_load_and_sync_overrides_merge_with_defaults(tmp_path: Path) -> N
         (
             ("type: pagerduty", "type: pagerdooty"),
             "pagerdooty",
-            "alerts.channels.oncall: input tag 'pagerdooty' found using 'type' does not match "
-            "any of the expected tags: 'slack', 'pagerduty', 'sms', 'email'",
+            "alerts.channels.oncall.type: 'pagerdooty' is not valid: "
+            "must be 'slack', 'pagerduty', 'sms' or 'email' (did you mean 'pagerduty'?)",
         ),
         (
             ('from: "+15550001111"', 'from: "555-0001"'),

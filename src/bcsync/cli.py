@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from bcsync import __version__
 from bcsync import cli_render as render
@@ -83,7 +84,10 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn bcsync errors into ``error: …`` on stderr and the contract's exit code."""
+    """Turn bcsync errors into ``error: …`` on stderr and the contract's exit code.
+
+    Anything else is a bug, or a value nothing foresaw: it too ends as one ``error:`` line (exit
+    1), as a run's internal error does (``bcsync.engine``), never as a Python traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -93,6 +97,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc), EXIT_USAGE) from None
         except BcsyncError as exc:
             raise fail(str(exc), EXIT_FAILED) from None
+        except (typer.Exit, typer.Abort, TyperException):  # typer's own ways out
+            raise
+        except Exception as exc:
+            raise fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
 
     return wrapper
 

@@ -6,7 +6,8 @@ docker compose, so a CI secret always wins over a developer's file. Then ``${VAR
 every string (see ``bcsync.yamlsource``) and the result is validated with pydantic.
 
 Every problem is a ``ConfigError`` whose lines read ``bcsync.yml:14: syncs.vip.mappings[2].field:
-field required``. Secrets are ``SecretStr`` and no message ever quotes an input value.
+field required``. Secrets are ``SecretStr`` and no message quotes an input value, except the one
+given to a field with fixed choices (``on_delete: obliterate``), which is never a secret.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Turn pydantic validation errors into messages that name the file, the line and the key path.
 
 Validators raise ``ConfigIssue`` to point below the model they check (``mappings[3].field``
-rather than the whole sync). Input values are never quoted: they may be secrets.
+rather than the whole sync). Input values are never quoted, since they may be secrets, with one
+exception: the value given to a field with a fixed set of choices (``on_delete: obliterate``).
+The user needs to see which value was refused, and no secret field has fixed choices.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -17,6 +20,9 @@ from bcsync.yamlsource import KeyPath, LocatedDocument, format_path
 
 # Filled in by the loader, never written by users, so never suggested.
 _HIDDEN_KEYS = {"name", "project_dir", "config_path"}
+# Errors for a value outside a field's fixed choices (Literal, Enum); only these quote the input.
+_CHOICE_ERRORS = {"literal_error", "enum"}
+_SHOWN_CHARS = 60
 
 
 class Frozen(BaseModel):
@@ -39,7 +45,7 @@ def describe_validation_error(
 ) -> str:
     """One ``file:line: key.path: message`` line per error, in file order."""
     found: dict[str, int] = {}
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False):
         path, message = _explain(error, source.data, root)
         where = source.locate(path)
         text = f"{where}: {format_path(path)}: {message}" if path else f"{where}: {message}"
@@ -63,8 +69,42 @@ def _explain(error: Any, data: Any, root: type[BaseModel]) -> tuple[KeyPath, str
         return path, "expected a list"
     if kind == "union_tag_not_found":
         return (*path, "type"), "field required"
+    if kind in _CHOICE_ERRORS:
+        return path, _not_a_choice(error["input"], error["ctx"]["expected"])
+    if kind == "union_tag_invalid":
+        ctx = error["ctx"]
+        tags = " or ".join(str(ctx["expected_tags"]).rsplit(", ", 1))
+        return (*path, "type"), _not_a_choice(ctx["tag"], tags)
     message = str(error["msg"]).removeprefix("Value error, ")
     return path, message[:1].lower() + message[1:]
+
+
+def _not_a_choice(value: Any, expected: str) -> str:
+    """``'obliterate' is not valid: must be 'nothing', 'clear' or 'delete'``, and a close match."""
+    message = f"{_shown(value)} is not valid: must be {expected}"
+    choices = re.findall(r"'([^']*)'", expected)
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    if isinstance(value, str) and close:
+        message += f" (did you mean '{close[0]}'?)"
+    elif isinstance(value, bool):
+        message += " (YAML reads an unquoted yes/no/on/off as true/false)"
+    return message
+
+
+def _shown(value: Any) -> str:
+    """The refused value as the user would recognise it, shortened."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    text = str(value)
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
 
 
 def _data_path(data: Any, loc: Sequence[int | str]) -> KeyPath:

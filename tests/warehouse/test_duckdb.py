@@ -134,10 +134,37 @@ def test_sql_errors_name_the_sync_and_keep_duckdbs_message(warehouse_file: Path)
         )
         with pytest.raises(WarehouseError, match=r"sync 'vip': model query failed: .*nope"):
             warehouse.stream(ModelConfig(table="analytics.nope", primary_key="id"), sync="vip")
-        with pytest.raises(WarehouseError, match="sync 'vip': model SQL could not be parsed: "):
+        with pytest.raises(
+            WarehouseError,
+            match="sync 'vip': model SQL has a syntax error at line 1, column 11 near 'from': ",
+        ):
             warehouse.schema(ModelConfig(sql="select (1 from x", primary_key="id"), sync="vip")
         with pytest.raises(WarehouseError, match=r"exactly one SQL statement \(found 2\)"):
             warehouse.schema(ModelConfig(sql="select 1; select 2", primary_key="id"), sync="vip")
+    finally:
+        warehouse.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        # sqlglot drops the doubled comma; DuckDB's own parser names it.
+        ("select id,, email\nfrom analytics.customers", r'syntax error at or near ","'),
+        # sqlglot reads "group" as an alias; DuckDB sees an unfinished GROUP BY.
+        ("select id from analytics.customers group", r"syntax error at or near"),
+    ],
+)
+def test_sql_sqlglot_would_repair_gets_duckdbs_syntax_error(
+    warehouse_file: Path, sql: str, message: str
+) -> None:
+    warehouse = open_warehouse(f"duckdb:///{warehouse_file}")
+    model = ModelConfig(sql=sql, primary_key="id")
+    expected = f"^sync 'vip': model query failed: .*{message}"
+    try:
+        with pytest.raises(WarehouseError, match=expected):
+            warehouse.schema(model, sync="vip")
+        with pytest.raises(WarehouseError, match=expected):
+            warehouse.stream(model, sync="vip")
     finally:
         warehouse.close()
 

@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import json
 import urllib.parse
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -126,7 +127,7 @@ def test_stream_reads_all_rows_in_small_batches_with_values_intact(customers_db:
 
 
 def test_a_model_from_a_file_with_postgres_casts_and_percent_signs(
-    customers_db: str, tmp_path
+    customers_db: str, tmp_path: Path
 ) -> None:
     sql = tmp_path / "vip.sql"
     sql.write_text(
@@ -159,6 +160,21 @@ def test_a_sql_error_names_the_sync_and_keeps_the_server_message(customers_db: s
         assert schema.names == ["one"]
     finally:
         warehouse.close()
+
+
+def test_sql_sqlglot_would_repair_gets_postgres_own_syntax_error(customers_db: str) -> None:
+    # sqlglot reads "email code," as "email AS code" and drops the trailing comma; Postgres,
+    # which is sent the model as written, names the token it cannot read.
+    warehouse = open_warehouse(customers_db)
+    model = ModelConfig(sql="select id, email code,\nfrom analytics.customers", primary_key="id")
+    try:
+        with pytest.raises(WarehouseError) as error:
+            warehouse.schema(model, sync="vip")
+    finally:
+        warehouse.close()
+    message = str(error.value)
+    assert message.startswith("sync 'vip': model query failed: syntax error at or near")
+    assert '"from"' in message
 
 
 def test_an_error_while_streaming_is_a_warehouse_error(customers_db: str) -> None:

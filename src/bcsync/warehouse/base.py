@@ -6,19 +6,25 @@ own DuckDB connection runs itself: a 1M-row model then skips a round trip throug
 half the planning time. The model's SQL is parsed with sqlglot and wrapped as
 ``SELECT * FROM (<sql>) AS model``, so only a single read-only query is ever sent, and errors
 name the sync.
+
+sqlglot only *checks* model SQL; the text sent is the user's own. sqlglot reads some broken SQL
+leniently (``select a, from t`` loses its comma, ``from t group`` makes ``group`` an alias) and
+sending its rewrite would run a query the user never wrote, so the warehouse sees the SQL as
+written and its own syntax error, naming the token, reaches the user.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot import Token, TokenType, exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from bcsync.errors import WarehouseError
@@ -26,6 +32,8 @@ from bcsync.project import ModelConfig
 
 DEFAULT_BATCH_ROWS = 65_536
 T = TypeVar("T")
+# Stands in for the model's SQL while sqlglot writes the wrapping query in the warehouse's dialect.
+_MODEL_SQL = "bcsync_model_sql"
 
 
 def is_arrow_json(arrow_type: pa.DataType) -> bool:
@@ -81,34 +89,63 @@ def model_select(
     """The query that reads the model, in the warehouse's dialect.
 
     ``table`` models become ``SELECT * FROM "schema"."table"`` (identifiers normalised the way
-    the dialect treats unquoted names, then quoted); SQL models must be one SELECT statement.
+    the dialect treats unquoted names, then quoted); SQL models must be one SELECT statement,
+    and are sent as written (see the module docstring).
     """
-    source: exp.Expression
     try:
         if model.table is not None:
-            source = _table(model.table, sync=sync, dialect=dialect)
+            source: exp.Expr = _table(model.table, sync=sync, dialect=dialect)
+            text = None
         else:
-            source = _query(model.query or "", sync=sync, dialect=dialect).subquery("model")
+            source = exp.to_table(_MODEL_SQL).as_("model")
+            text = _query_text(model.query or "", sync=sync, dialect=dialect)
         select = exp.select("*").from_(source)
         if limit is not None:
             select = select.limit(limit)
-        return select.sql(dialect=dialect)
+        sql = select.sql(dialect=dialect)
     except ParseError as exc:
         raise WarehouseError(
-            f"sync '{sync}': model SQL could not be parsed: {_parse_problem(exc)}"
+            f"sync '{sync}': model SQL has a syntax error{_parse_problem(exc)}"
+        ) from None
+    except TokenError as exc:
+        raise WarehouseError(
+            f"sync '{sync}': model SQL has a syntax error: {_unclosed(exc)}"
         ) from None
     except SqlglotError as exc:
         raise WarehouseError(f"sync '{sync}': model SQL could not be parsed: {exc}") from None
+    return sql if text is None else sql.replace(_MODEL_SQL, f"({text})", 1)
 
 
 def _parse_problem(exc: ParseError) -> str:
+    """`` at line 3, column 1 near 'where': …`` from sqlglot's first error, plain text."""
     # sqlglot's own message underlines the token with terminal escape codes; rebuild it plainly.
     if not exc.errors:
-        return str(exc)
+        return f": {exc}"
     first = exc.errors[0]
-    where = f" at line {first.get('line')}, column {first.get('col')}" if first.get("line") else ""
-    token = f" near '{first['highlight']}'" if first.get("highlight") else ""
-    return f"{first.get('description') or 'invalid SQL'}{token}{where}"
+    token = str(first.get("highlight") or "")
+    where = ""
+    if first.get("line"):
+        where = f" at line {first['line']}, column {_start(int(first.get('col') or 1), token)}"
+    near = f" near '{token}'" if token else ""
+    return f"{where}{near}: {_plain(str(first.get('description') or 'invalid SQL'))}"
+
+
+def _plain(description: str) -> str:
+    """sqlglot's description without Python reprs of its classes and tokens."""
+    description = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", description)
+    description = re.sub(
+        r"<Token token_type: TokenType\.SENTINEL\b[^>]*>", "the end of the query", description
+    )
+    return re.sub(r"<Token token_type: [^,]*, text: ([^,]*),[^>]*>", r"'\1'", description)
+
+
+def _unclosed(exc: TokenError) -> str:
+    """What the tokenizer could not read: in practice a quote or comment left open."""
+    cause = str(exc.__cause__ or "")
+    opened = re.fullmatch(r"Missing (\S+) from (\d+):\d+", cause)
+    if opened:
+        return f"{opened.group(1)} opened on line {opened.group(2)} is never closed"
+    return "a quote, quoted name or comment is never closed"
 
 
 def _table(name: str, *, sync: str, dialect: str | None) -> exp.Table:
@@ -121,17 +158,51 @@ def _table(name: str, *, sync: str, dialect: str | None) -> exp.Table:
     return table
 
 
-def _query(sql: str, *, sync: str, dialect: str | None) -> exp.Query:
-    statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement]
+def _query_text(sql: str, *, sync: str, dialect: str | None) -> str:
+    """The model's one SELECT statement as written, without the ``;`` and comments around it."""
+    reader = Dialect.get_or_raise(dialect)
+    tokens = reader.tokenize(sql)
+    words = [token for token in tokens if token.token_type != TokenType.SEMICOLON]
+    try:
+        parsed = reader.parser().parse(tokens, sql)
+    except ParseError:
+        if words and words[0].token_type == TokenType.VAR:  # a word SQL does not know
+            raise _not_a_query(sync, words[0]) from None  # ``selec * from t``: the typo, not '*'
+        raise
+    # A comment after the last ``;`` comes back as a Semicolon "statement": it is not one.
+    statements = [one for one in parsed if one and not isinstance(one, exp.Semicolon)]
     if len(statements) != 1:
         raise WarehouseError(
             f"sync '{sync}': the model must be exactly one SQL statement (found {len(statements)})"
         )
     statement = statements[0]
+    first, last = words[0], words[-1]
     if not isinstance(statement, exp.Query):
+        # Every statement starts with a keyword: text that starts otherwise (a misspelt SELECT),
+        # or that sqlglot reads as a bare value or alias (``selec x``), is a syntax error.
+        if not _is_keyword(first, reader) or isinstance(statement, exp.Condition | exp.Alias):
+            raise _not_a_query(sync, first)
         kind = statement.key.upper()
         raise WarehouseError(f"sync '{sync}': the model must be a SELECT query, not {kind}")
-    return statement
+    # Newlines stand in for what comes before the statement, so the warehouse's line numbers
+    # are the model's own.
+    return "\n" * sql.count("\n", 0, first.start) + sql[first.start : last.end + 1]
+
+
+def _is_keyword(token: Token, reader: Dialect) -> bool:
+    return token.token_type in set(reader.tokenizer_class.KEYWORDS.values())
+
+
+def _not_a_query(sync: str, first: Token) -> WarehouseError:
+    return WarehouseError(
+        f"sync '{sync}': model SQL has a syntax error at line {first.line}, "
+        f"column {_start(first.col, first.text)} near '{first.text}': expected a SELECT query"
+    )
+
+
+def _start(column: int, text: str) -> int:
+    """The column where a token starts: sqlglot gives its last character's, editors its first."""
+    return max(column - len(text) + 1, 1) if text and "\n" not in text else column
 
 
 def mask_url(url: str) -> str:

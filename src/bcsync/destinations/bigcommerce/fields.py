@@ -4,6 +4,10 @@ A mapping's ``field`` is either a native field (``email``, ``billing_address.fir
 custom field: ``attributes.<name>`` (customer attribute), ``form_fields.<name>`` (customer form
 field) or ``metafields.<namespace>.<key>``. Values are checked against the field's type and length
 *before* sending, so a bad value is an invalid row that names its column, not a rejected batch.
+
+NaN and ±Infinity are refused in every kind of field (``non_finite``): JSON has no such numbers,
+so Python would write them as bare ``NaN``/``Infinity`` that no JSON parser, BigCommerce's
+included, accepts; and as text they would reach the store as the word ``nan``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import datetime as dt
 import decimal
 import email.utils
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ Kind = Literal[
 ]
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NON_FINITE = {"nan", "inf", "infinity"}  # the spellings float() reads (case-insensitively)
 
 
 class ValueProblem(ValueError):
@@ -131,6 +137,39 @@ def type_problems(
     return problems
 
 
+def non_finite(value: Any) -> str | None:
+    """Why ``value`` cannot go out as JSON: ``"NaN is not a number BigCommerce accepts"``, with
+    where it sits in a list or object (``NaN at [1].price``); None when it has no such number."""
+    found = _non_finite(value, "")
+    return f"{found} is not a number BigCommerce accepts" if found else None
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    name = None
+    if isinstance(value, float) and not math.isfinite(value):
+        name = "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    elif isinstance(value, decimal.Decimal) and not value.is_finite():
+        name = "NaN" if value.is_nan() else "-Infinity" if value.is_signed() else "Infinity"
+    if name is not None:
+        return f"{name} at {path}" if path else name
+    items: Any = ()
+    if isinstance(value, Mapping):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    for where, item in items:
+        found = _non_finite(item, where)
+        if found:
+            return found
+    return None
+
+
+def _finite(value: Any) -> None:
+    problem = non_finite(value)
+    if problem:
+        raise ValueProblem(problem)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -152,6 +191,7 @@ def _text(value: Any) -> str:
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueProblem("expected an integer, got a boolean")
+    _finite(value)  # int() of NaN or Infinity raises ValueError / OverflowError, not ours
     if isinstance(value, int):
         return value
     if isinstance(value, (float, decimal.Decimal)) and value == int(value):
@@ -167,14 +207,26 @@ def _integer(value: Any) -> int:
 def _number(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueProblem("expected a number, got a boolean")
-    if isinstance(value, (int, float, decimal.Decimal)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            pass
-    raise ValueProblem(f"expected a number, got {value!r}")
+    _finite(value)
+    if not isinstance(value, (int, float, decimal.Decimal, str)):
+        raise ValueProblem(f"expected a number, got {value!r}")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except ValueError:
+        raise ValueProblem(f"expected a number, got {value!r}") from None
+    except OverflowError:  # float() of an int past 1.8e308
+        number = math.inf
+    if math.isfinite(number):
+        return number
+    # float() also reads the text "nan" and "inf", and makes a decimal past 1.8e308 infinite.
+    if math.isnan(number) or str(value).strip().lstrip("+-").lower() in _NON_FINITE:
+        _finite(number)  # raises, naming NaN or Infinity
+    raise ValueProblem(f"{_shortened(value)} is too large for a number")
+
+
+def _shortened(value: Any) -> str:
+    text = str(value).strip()
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text)} characters)"
 
 
 def _boolean(value: Any) -> bool:
@@ -259,6 +311,13 @@ def convert(spec: FieldSpec, value: Any) -> Any:
     """The API value for ``value``; raises ValueProblem. None stays None (the caller decides)."""
     if value is None:
         return None
+    _finite(value)
+    converted = _convert(spec, value)
+    _finite(converted)  # JSON text may spell NaN, which json.loads reads
+    return converted
+
+
+def _convert(spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "string":
         text = _text(value)
         if spec.email and not EMAIL_RE.match(text.strip()):

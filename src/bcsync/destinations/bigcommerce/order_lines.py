@@ -2,7 +2,8 @@
 
 A custom product (no ``product_id``) needs ``name`` (1–250 characters), ``quantity`` and both
 ``price_inc_tax`` and ``price_ex_tax``; a catalog product needs ``product_id`` and ``quantity``.
-Prices go out as numbers, as the v2 order-product request schema wants them.
+Prices go out as numbers, as the v2 order-product request schema wants them. A NaN or ±Infinity
+anywhere in a line (a price, or deep in ``product_options``) makes the row invalid: it is not JSON.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import decimal
 import json
 from typing import Any
 
-from bcsync.destinations.bigcommerce.fields import ValueProblem
+from bcsync.destinations.bigcommerce.fields import ValueProblem, non_finite
 
 _NUMBER_KEYS = ("price_inc_tax", "price_ex_tax", "wrapping_cost_ex_tax", "wrapping_cost_inc_tax")
 _INTEGER_KEYS = ("product_id", "quantity", "variant_id", "wrapping_id")
@@ -50,6 +51,9 @@ def products_payload(value: Any) -> list[dict[str, Any]] | None:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueProblem(f"not valid JSON ({exc.msg})") from exc
+    scalar_problem = None if isinstance(value, (dict, list, tuple)) else non_finite(value)
+    if scalar_problem:
+        raise ValueProblem(scalar_problem)
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
@@ -58,6 +62,9 @@ def products_payload(value: Any) -> list[dict[str, Any]] | None:
     for position, raw in enumerate(value, start=1):
         if not isinstance(raw, dict):
             raise ValueProblem(f"product {position} is not an object")
+        problem = non_finite(raw)
+        if problem:
+            raise ValueProblem(f"product {position}: {problem}")
         line = {k: v for k, v in raw.items() if v is not None}
         for key in _NUMBER_KEYS:
             if key in line:
