@@ -39,6 +39,7 @@ def test_new_snapshot_creates_its_file_and_is_empty(path: Path, snapshot: Snapsh
         "in_doubt": 0,
         "owned": 0,
         "unsettled": 0,
+        "released": 0,
     }
     assert snapshot.unsettled() == []
 
@@ -139,7 +140,40 @@ def test_forget_and_reset(snapshot: Snapshot) -> None:
     snapshot.forget(["0", "1", "unknown"])
     assert sorted(snapshot.get([str(i) for i in range(5)])) == ["2", "3", "4"]
     snapshot.reset()
-    assert snapshot.summary().total == 0
+    summary = snapshot.summary()
+    # Nothing is held or synced any more; each row stays a tombstone keeping its record's id.
+    assert (summary.synced, summary.owned, summary.released) == (0, 0, 3)
+    assert snapshot.count() == 0 and snapshot.holders(["2", "3", "4"]) == {}
+    assert [e.dest_id for e in snapshot.get(["2", "3", "4"]).values()] == ["2", "3", "4"]
+
+
+def test_released_rows_hold_nothing_but_keep_their_record(snapshot: Snapshot) -> None:
+    snapshot.confirm([Confirmed("a", "h", "101"), Confirmed("b", "h", "102")])
+    assert snapshot.holders(["101", "102", "103"]) == {"101": ["a"], "102": ["b"]}
+    snapshot.release([("a", None)])
+    entry = snapshot.get(["a"])["a"]
+    assert (entry.status, entry.dest_id, entry.holds, entry.row_hash) == (
+        "released",
+        "101",
+        None,
+        None,
+    )
+    assert snapshot.count() == 1 and snapshot.holders(["101"]) == {}
+    # A rejected return keeps the tombstone (it holds nothing); a confirmed one holds again.
+    snapshot.fail([Failed("a", "duplicate")])
+    assert snapshot.get(["a"])["a"].status == "released"
+    snapshot.confirm([Confirmed("a", "h2", "101")])
+    assert snapshot.holders(["101"]) == {"101": ["a"]}
+
+
+def test_creates_in_flight_count_as_owned_and_keep_their_mark(snapshot: Snapshot) -> None:
+    import datetime as dt
+
+    marked = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    snapshot.mark_pending([("n", "create")], {"n": "N@x.io"}, marked)
+    [entry] = snapshot.pending()
+    assert (entry.pending_key, entry.pending_at) == ("N@x.io", marked)
+    assert snapshot.count() == 1
 
 
 def test_empty_batches_are_no_ops(snapshot: Snapshot) -> None:
@@ -176,7 +210,7 @@ def test_committed_calls_survive_sigkill(path: Path) -> None:
     assert proc.returncode == -9, proc.stderr.decode()
 
     with Snapshot(path) as snap:
-        assert snap.count() == 300
+        assert snap.count() == 301  # the create in flight may have made a record: owned
         assert snap.get(["299"])["299"].row_hash == "h299"
         assert [(e.pk, e.pending_op) for e in snap.pending()] == [("300", "create")]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bcsync.debugger import CallRecorder
-from bcsync.destinations.base import RowOutcome
+from bcsync.destinations.base import RowOutcome, landed_json
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.planner import PlannedRow
 from bcsync.results import COUNT_KEYS
@@ -54,9 +54,12 @@ def checkpoint(
     confirmed: list[Confirmed] = []
     failed: list[Failed] = []
     forgotten: list[str] = []
+    released: list[tuple[str, str | None]] = []
     for outcome in outcomes:
-        if outcome.status == "succeeded" and outcome.op in ("delete", "clear", None):
+        if outcome.after == "forget" and outcome.status != "rejected":
             forgotten.append(outcome.pk)
+        elif outcome.after == "release" and outcome.status != "rejected":
+            released.append((outcome.pk, outcome.dest_id))
         elif outcome.status == "succeeded" or (
             outcome.status == "skipped" and outcome.dest_id is not None
         ):
@@ -67,10 +70,15 @@ def checkpoint(
                     outcome.row_hash or "",
                     outcome.dest_id,
                     fast_hash if row_hash is not None and row_hash == outcome.row_hash else None,
+                    landed_json(outcome.landed),
                 )
             )
         elif outcome.status == "rejected":
-            failed.append(Failed(outcome.pk, outcome.error or "", outcome.dest_id))
+            failed.append(
+                Failed(
+                    outcome.pk, outcome.error or "", outcome.dest_id, landed_json(outcome.landed)
+                )
+            )
         if outcome.status in ("succeeded", "rejected", "skipped", "invalid"):
             tally.counts[outcome.status] += 1
         if outcome.status == "rejected":
@@ -83,6 +91,8 @@ def checkpoint(
         snapshot.fail(failed)
     if forgotten:
         snapshot.forget(forgotten)
+    if released:
+        snapshot.release(released)
     if tally.recorder is not None:
         tally.recorder.flush()
     store.add_outcomes(

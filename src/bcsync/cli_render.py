@@ -32,6 +32,7 @@ SNAPSHOT_LINES = (
     ("pending", "first write never confirmed"),
     ("in_doubt", "write in flight when a run died; settled next run"),
     ("owned", "records this sync created or matched (only these are ever cleared/deleted)"),
+    ("released", "rows that left (or a reset): their records are kept, found again on return"),
 )
 RUN_ID_SHOWN = 8  # a prefix `bcsync show` accepts; unique in practice for 128-bit ids
 

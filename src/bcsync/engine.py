@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ import httpx
 from bcsync.alerts import notify_run
 from bcsync.checkpoint import RunTally, checkpoint
 from bcsync.debugger import CallRecorder, prune
-from bcsync.destinations.base import DestinationObject, Problem, RowOp, RowOutcome
+from bcsync.destinations.base import (
+    After,
+    DestinationObject,
+    Op,
+    Problem,
+    RowOp,
+    RowOutcome,
+    landed_of,
+)
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.errors import BcsyncError, ConfigError, GuardError, SyncLockedError
@@ -39,6 +48,7 @@ from bcsync.events import (
     RunStarted,
     StatusChanged,
 )
+from bcsync.ownership import claim, split_removed
 from bcsync.planner import ChangeSet, PlannedRow, plan
 from bcsync.project import ProjectConfig, SyncConfig
 from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
@@ -125,6 +135,15 @@ class Engine:
             where = self.config.locate("syncs", sync.name, *problem.where)
             lines.append(f"{where}: sync '{sync.name}': {problem.message}")
         return lines
+
+    @staticmethod
+    def _mapping(sync: SyncConfig) -> str:
+        """Where the hashed columns go: part of every row's hash (DESIGN §3.8), so a mapping
+        change re-sends the rows it affects."""
+        pairs = sorted(f"{m.column}->{m.field}" for m in sync.mappings)
+        if sync.match is not None and sync.mode != "insert":
+            pairs.append(f"match:{sync.match.column}->{sync.match.field}")
+        return ";".join(pairs)
 
     def _columns(self, sync: SyncConfig) -> list[str]:
         columns: list[str] = []
@@ -233,7 +252,7 @@ class Engine:
                                 invalid.append({"pk": row.pk, "reason": reason})
                                 counts[kind] -= 1  # invalid rows are counted apart
                                 continue
-                            op, lookup = obj.predict(kind, row.entry.dest_id if row.entry else None)
+                            op, lookup = obj.predict(kind, row.entry.holds if row.entry else None)
                             operations[op] += 1
                             lookups += lookup
                 removed_op = {"nothing": "skip", "clear": "clear", "delete": "delete"}
@@ -271,6 +290,7 @@ class Engine:
                 primary_key=sync.model.primary_key,
                 columns=self._columns(sync),
                 full_resync=full_resync,
+                mapping=self._mapping(sync),
             )
             with changes:
                 yield changes, snapshot
@@ -375,6 +395,7 @@ class Engine:
             self._set_status(store, sync, run_id, "querying")
             column_types = self._column_types(sync)
             problems = self._missing_columns(sync, column_types)
+            problems += obj.column_problems(column_types)
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
             self._set_status(store, sync, run_id, "planning")
@@ -386,10 +407,18 @@ class Engine:
                 removed = 0 if full_resync else tally.counts["removed"]
                 total = tally.counts["added"] + tally.counts["changed"] + removed
                 tally.counts["planned"] = total
-                if total:  # an unchanged model costs no API call at all
-                    problems = await obj.prepare(column_types, dry_run=False)
-                    if problems:
-                        raise ConfigError("\n".join(self._located(sync, problems)))
+                prepared = False
+
+                async def prepare() -> None:
+                    # Only when something goes to the store: an unchanged model, or rows that
+                    # are invalid anyway, cost no API call at all.
+                    nonlocal prepared
+                    if not prepared:
+                        problems = await obj.prepare(column_types, dry_run=False)
+                        if problems:
+                            raise ConfigError("\n".join(self._located(sync, problems)))
+                        prepared = True
+
                 self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
                 self._set_status(store, sync, run_id, "syncing")
                 for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):
@@ -401,7 +430,9 @@ class Engine:
                 done = 0
                 for kind in ("added", "changed"):
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
-                        outcomes = await self._send_chunk(obj, snapshot, kind, chunk)
+                        outcomes = await self._send_chunk(
+                            sync, obj, snapshot, changes, kind, chunk, prepare
+                        )
                         save(outcomes, chunk)
                         # A row found invalid before sending is counted apart, not as planned.
                         invalid_here = sum(1 for o in outcomes if o.status == "invalid")
@@ -413,6 +444,8 @@ class Engine:
                     snapshot.forget([e.pk for e in entries])  # never reached BigCommerce
                 if not full_resync:
                     for entries in changes.removed(chunk=CHUNK_ROWS):
+                        if sync.on_delete == "clear":
+                            await prepare()
                         outcomes = await self._remove_chunk(sync, obj, snapshot, entries)
                         save(outcomes)
                         done += len(entries)
@@ -447,35 +480,61 @@ class Engine:
             )
 
     async def _send_chunk(
-        self, obj: DestinationObject, snapshot: Snapshot, kind: str, chunk: Sequence[PlannedRow]
+        self,
+        sync: SyncConfig,
+        obj: DestinationObject,
+        snapshot: Snapshot,
+        changes: ChangeSet,
+        kind: str,
+        chunk: Sequence[PlannedRow],
+        prepare: Callable[[], Awaitable[None]],
     ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         candidates: list[RowOp] = []
         for row in chunk:
+            # Checks that need nothing from the store first: a chunk of rows that are invalid
+            # anyway costs no call; then the ones that need its attributes or statuses.
             reason = obj.validate_row(row.values)
+            if reason is None:
+                await prepare()
+                reason = obj.validate_row(row.values)
             if reason:
                 outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))
                 continue
-            entry = row.entry
-            candidates.append(
-                RowOp(
-                    pk=row.pk,
-                    op="create" if kind == "added" else "update",
-                    values=row.values,
-                    row_hash=row.row_hash,
-                    dest_id=entry.dest_id if entry is not None else None,
-                    in_doubt=entry is not None and entry.pending_op == "create",
-                )
-            )
+            candidates.append(_row_op(kind, row))
         decision = await obj.resolve(candidates)
         outcomes.extend(decision.outcomes)
-        creates = [op for op in decision.ops if op.op == "create"]
-        if creates:  # in doubt until confirmed: settled by a look-up of its key
+        holders = snapshot.holders([op.dest_id for op in decision.ops if op.dest_id is not None])
+        ops, refused = claim(decision.ops, holders, changes.leaving, obj.name.rstrip("s"))
+        outcomes.extend(refused)
+        sent = await self._apply(obj, snapshot, ops)
+        # A held record deleted outside bcsync (gone is gone): upsert makes it anew.
+        gone = {o.pk for o in sent if o.after == "forget" and o.op == "update"}
+        if gone and sync.mode == "upsert":
+            again = [
+                replace(op, op="create", dest_id=None, landed={}, hint=None)
+                for op in ops
+                if op.pk in gone
+            ]
+            remade = {o.pk: o for o in await self._apply(obj, snapshot, again)}
+            sent = [_remade(o, remade[o.pk]) if o.pk in remade else o for o in sent]
+        return outcomes + sent
+
+    async def _apply(
+        self, obj: DestinationObject, snapshot: Snapshot, ops: Sequence[RowOp]
+    ) -> list[RowOutcome]:
+        """Send ``ops``; creates are marked in flight first, with the key they are found by and
+        the store's time, so that a lost one is settled by reading BigCommerce (DESIGN §3.8)."""
+        creates = [op for op in ops if op.op == "create"]
+        if creates:
+            at = await obj.clock()
             snapshot.mark_pending(
-                [(op.pk, "create") for op in creates], {op.pk: obj.found_by(op) for op in creates}
+                [(op.pk, "create") for op in creates],
+                {op.pk: obj.found_by(op) for op in creates},
+                at,
             )
-        outcomes.extend(await obj.apply(decision.ops))
-        return outcomes
+            ops = [replace(op, marked_at=at) if op.op == "create" else op for op in ops]
+        return list(await obj.apply(ops))
 
     async def _remove_chunk(
         self,
@@ -484,26 +543,63 @@ class Engine:
         snapshot: Snapshot,
         entries: Sequence[SnapshotEntry],
     ) -> list[RowOutcome]:
-        if sync.on_delete == "nothing":
-            return [
-                RowOutcome(e.pk, None, "succeeded", e.dest_id, note="left in BigCommerce")
-                for e in entries
-            ]
-        # A create in flight when a run died, whose row has left the model since: if it landed,
-        # its record is this sync's to clear or delete like any other.
-        lost = [e.pending_key for e in entries if e.dest_id is None and e.pending_key]
+        # A create in flight when a run died, whose row has left the model since: if it landed
+        # (and was made by that create), its record is this sync's like any other.
+        lost = [
+            (e.pending_key, e.pending_at) for e in entries if e.dest_id is None and e.pending_key
+        ]
         found = await obj.find_created(lost) if lost else {}
-        op = "delete" if sync.on_delete == "delete" else "clear"
+        located = [e._replace(dest_id=e.dest_id or found.get(e.pending_key or "")) for e in entries]
+        holders = snapshot.holders([e.dest_id for e in located if e.dest_id is not None])
+        mine, outcomes = split_removed(located, holders)
         ops: list[RowOp] = []
-        outcomes: list[RowOutcome] = []
-        for e in entries:
-            dest_id = e.dest_id or found.get(e.pending_key or "")
-            if dest_id is None:
+        for e in mine:
+            if e.dest_id is None:
                 note = "its create never reached BigCommerce"
-                outcomes.append(RowOutcome(e.pk, None, "succeeded", None, note=note))
+                outcomes.append(
+                    RowOutcome(e.pk, None, "succeeded", None, note=note, after="forget")
+                )
+            elif sync.on_delete == "nothing":
+                note = "left in BigCommerce"
+                outcomes.append(
+                    RowOutcome(e.pk, None, "succeeded", e.dest_id, note=note, after="release")
+                )
             else:
-                ops.append(RowOp(e.pk, op, {}, None, dest_id))  # type: ignore[arg-type]
-        return outcomes + list(await obj.apply(ops))
+                kind: Op = "delete" if sync.on_delete == "delete" else "clear"
+                ops.append(RowOp(e.pk, kind, {}, None, e.dest_id))
+        for outcome in await obj.apply(ops):
+            if outcome.status == "succeeded" and outcome.after is None:
+                after: After = "forget" if outcome.op == "delete" else "release"
+                outcome = replace(outcome, after=after)
+            outcomes.append(outcome)
+        return outcomes
+
+
+def _row_op(kind: str, row: PlannedRow) -> RowOp:
+    """A planned row as a candidate write, with what its snapshot entry knows."""
+    entry = row.entry
+    if entry is None:
+        return RowOp(row.pk, "create", row.values, row.row_hash)
+    in_doubt = entry.pending_op == "create"
+    return RowOp(
+        pk=row.pk,
+        op="create" if kind == "added" else "update",
+        values=row.values,
+        row_hash=row.row_hash,
+        dest_id=entry.holds if not in_doubt else None,
+        in_doubt=in_doubt,
+        found_by=entry.pending_key if in_doubt else None,
+        marked_at=entry.pending_at if in_doubt else None,
+        landed=landed_of(entry.landed),
+        retry=entry.status == "failed",
+        hint=entry.dest_id if entry.status == "released" else None,
+    )
+
+
+def _remade(gone: RowOutcome, remade: RowOutcome) -> RowOutcome:
+    """The outcome of a row whose held record had vanished and that upsert made anew."""
+    note = f"{gone.error or gone.note}; created anew"
+    return replace(remade, note=note) if remade.status == "succeeded" else remade
 
 
 class Project:

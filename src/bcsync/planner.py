@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol
@@ -104,10 +104,13 @@ def plan(
     primary_key: str,
     columns: Sequence[str],
     full_resync: bool = False,
+    mapping: str = "",
 ) -> ChangeSet:
     """Diff the model's rows, streamed or run by the snapshot's DuckDB, against ``snapshot``.
 
     ``columns`` are the match column and the mapped columns; only they are hashed and returned.
+    ``mapping`` describes where those columns go (column → field): it is part of every row's
+    hash, so a changed mapping re-sends the rows (DESIGN §3.8).
     Raises ``ConfigError`` naming the column when the key or a column is missing from the model.
     ``full_resync`` makes every valid row *added* (carrying its snapshot entry) and removes nothing.
     Unchanged rows whose quick hash was missing or stale get it cached in the snapshot.
@@ -133,7 +136,9 @@ def plan(
         )
         changes = ChangeSet(conn, tag, primary_key, carried, types)
         try:
-            key = changes._build(source, cached_key, hashed, full_resync=full_resync)
+            key = changes._build(
+                source, cached_key, hashed, full_resync=full_resync, mapping=mapping
+            )
         except BaseException:
             changes.close()
             raise
@@ -291,7 +296,13 @@ class ChangeSet:
     # -- building ----------------------------------------------------------------------------
 
     def _build(
-        self, source: _Source, cached_key: str | None, hashed: list[str], *, full_resync: bool
+        self,
+        source: _Source,
+        cached_key: str | None,
+        hashed: list[str],
+        *,
+        full_resync: bool,
+        mapping: str = "",
     ) -> str:
         """Two statements: one pass over the model, then one over the few rows it kept.
 
@@ -311,7 +322,7 @@ class ChangeSet:
         """
         conn = self._conn
         self._snapshot = source.snapshot
-        key = quick_hash_key({name: self._types[name] for name in hashed})
+        key = quick_hash_key({name: self._types[name] for name in hashed}, mapping)
         trusted = cached_key == key and not full_resync
         values = [f"v{i}" for i in range(len(self._carried))]
         raw = ", ".join(
@@ -355,7 +366,7 @@ class ChangeSet:
             started = time.perf_counter()
             queried, duplicates = self._duplicates()
             self.timings["duplicates"] = time.perf_counter() - started
-            self._classify(hashed, duplicates, full_resync=full_resync)
+            self._classify(hashed, duplicates, full_resync=full_resync, mapping=mapping)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -411,13 +422,17 @@ class ChangeSet:
         """,
         )
 
-    def _classify(self, hashed: list[str], duplicates: str, *, full_resync: bool) -> None:
+    def _classify(
+        self, hashed: list[str], duplicates: str, *, full_resync: bool, mapping: str = ""
+    ) -> None:
         """The kept rows' md5s, snapshot entries and kinds, into the ``changes`` table."""
         by_name = {name: f"v{i}" for i, name in enumerate(self._carried)}
         fields = [
             (name, field_sql(canonical_sql(by_name[name], self._types[name]), self._types[name]))
             for name in hashed
         ]
+        if mapping:  # a field no column can be: the name sorts first, the value is constant
+            fields.append(("\x00mapping", quote_literal(mapping)))
         pk_text = canonical_sql("v0", self._types[self.primary_key])
         kept_values = ", ".join(
             f"CASE WHEN kind IN ('added', 'changed') THEN {col} END AS {col}"
@@ -527,6 +542,21 @@ class ChangeSet:
         for table in self._slices("removed", chunk):
             yield self._entries_of(table)
 
+    def leaving(self, pks: Collection[str]) -> set[str]:
+        """Which of ``pks`` left the model in this plan (their entries are *removed*)."""
+        if not pks:
+            return set()
+        keys = pa.table({"pk": pa.array(sorted(pks), pa.string())})
+        self._conn.register("bcsync_leaving", keys)
+        try:
+            rows = self._conn.execute(
+                f"SELECT pk FROM {self._changes} WHERE kind = 'removed' "
+                "AND pk IN (SELECT pk FROM bcsync_leaving)"
+            ).fetchall()
+        finally:
+            self._conn.unregister("bcsync_leaving")
+        return {str(pk) for (pk,) in rows}
+
     def obsolete(self, *, chunk: int = DEFAULT_CHUNK) -> Iterator[list[SnapshotEntry]]:
         """Entries without a BigCommerce id whose rows left the model: nothing to do but forget."""
         for table in self._slices("obsolete", chunk):
@@ -603,6 +633,8 @@ class ChangeSet:
                 pending_op=pending_op,
                 updated_at=updated_at,
                 pending_key=pending_key,
+                pending_at=pending_at,
+                landed=landed,
             )
             if pk is not None
             else None
@@ -616,6 +648,8 @@ class ChangeSet:
                 pending_op,
                 updated_at,
                 pending_key,
+                pending_at,
+                landed,
             ) in zip(*(columns[name] for name in ENTRY_COLUMNS), strict=True)
         ]
 
@@ -651,6 +685,7 @@ def _kind_sql(full_resync: bool) -> str:
         )
     return """CASE
         WHEN present IS NULL THEN CASE
+            WHEN s_status = 'released' THEN NULL  -- a tombstone: it holds nothing to act on
             WHEN s_op IS NOT NULL THEN CASE
                 -- a write in flight when a run died: the record is known, or its create can
                 -- be looked up by its key; without either it waits for its row to return
@@ -658,7 +693,7 @@ def _kind_sql(full_resync: bool) -> str:
             WHEN s_dest IS NULL THEN 'obsolete'
             WHEN s_status IN ('synced', 'failed') THEN 'removed' END
         WHEN pk_text IS NULL THEN 'invalid'
-        WHEN s_pk IS NULL THEN 'added'
+        WHEN s_pk IS NULL OR s_status = 'released' THEN 'added'
         WHEN s_dest IS NULL AND (s_status <> 'synced' OR s_op IS NOT NULL) THEN 'added'
         WHEN s_op IS NOT NULL OR s_status = 'failed' THEN 'changed'
         WHEN s_hash IS DISTINCT FROM row_hash THEN 'changed'

@@ -253,9 +253,14 @@ def quick_hash_sql(columns: Sequence[tuple[str, str, DuckDBPyType]]) -> str:
     return f"hash({', '.join(parts)})"
 
 
-def quick_hash_key(types: dict[str, DuckDBPyType]) -> str:
-    """What quick hashes made now are valid under; a cache made under another key is ignored."""
+def quick_hash_key(types: dict[str, DuckDBPyType], mapping: str = "") -> str:
+    """What quick hashes made now are valid under; a cache made under another key is ignored.
+
+    ``mapping`` (where the columns go) is part of the row hash, so a new mapping needs new ones.
+    """
     described = ";".join(f"{name}:{types[name]}" for name in sorted(types))
+    if mapping:
+        described += f"|mapping:{mapping}"
     text = "|".join(
         (
             QUICK_SCHEME,

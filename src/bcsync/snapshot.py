@@ -15,8 +15,17 @@ changes ``row_hash``, ``status`` or ``pending_op`` sets it or clears it.
 
 Statuses: ``synced`` (last write confirmed), ``failed`` (last write rejected; the hash is still the
 one of the last confirmed write, NULL if there never was one), ``pending`` (a first write was
-marked in flight and has no outcome yet). Any entry with ``pending_op`` set is *in doubt*: a run
-marked it before sending and died before recording the outcome.
+marked in flight and has no outcome yet), ``released`` (a tombstone: the row left the model, or
+the state was reset, and no longer holds a record; ``dest_id`` keeps the record it held, so that a
+row coming back finds it again instead of creating another). Any entry with ``pending_op`` set is
+*in doubt*: a run marked it before sending and died before recording the outcome; ``pending_key``
+says how its create is found again, ``pending_at`` when it was marked, in the store's clock.
+
+The snapshot is the sync's ledger of ownership (DESIGN §3.8, rules in ``bcsync.ownership``): a
+``synced`` or ``failed`` entry with a ``dest_id`` *holds* that record. ``landed`` (JSON) keeps, per
+write target of the row (native fields, each attribute, each metafield…), the hash of what
+BigCommerce confirmed, and for metafields the id bcsync created, so that a changed row sends only
+the targets that changed and a row whose writes partly failed sends only what is missing.
 
 Every method is one transaction: a process killed between calls leaves the file consistent, and a
 process killed during a call loses only that call. No secret ever goes in here: errors are
@@ -39,10 +48,10 @@ from bcsync.errors import StateError
 from bcsync.rowhash import quote_literal
 
 T = TypeVar("T")
-Status = Literal["synced", "failed", "pending"]
+Status = Literal["synced", "failed", "pending", "released"]
 Op = Literal["create", "update", "clear", "delete"]
 OPS: frozenset[str] = frozenset(("create", "update", "clear", "delete"))
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 MAX_ERROR_CHARS = 2000
 # DuckDB's buffer limit for this connection: a plan's temp tables spill to ``<file>.tmp`` past
 # it, which bounds a run's memory (spilling is much slower, so not too low).
@@ -58,6 +67,8 @@ ENTRY_COLUMNS = (
     "pending_op",
     "updated_at",
     "pending_key",
+    "pending_at",
+    "landed",
 )
 
 _SCHEMA = """
@@ -72,13 +83,17 @@ CREATE TABLE IF NOT EXISTS snapshot (
     updated_at TIMESTAMPTZ NOT NULL,
     fast_hash UBIGINT,
     pk_int BIGINT,
-    pending_key VARCHAR
+    pending_key VARCHAR,
+    pending_at TIMESTAMPTZ,
+    landed VARCHAR
 );
 CREATE TABLE IF NOT EXISTS snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
-INSERT INTO snapshot_meta VALUES ('format', '2') ON CONFLICT DO NOTHING;
+INSERT INTO snapshot_meta VALUES ('format', '3') ON CONFLICT DO NOTHING;
 """
 # ``pk_int``: the key as a BIGINT when the key is the canonical text of one (the planner joins
 # integer keys on it, much faster than on text), else NULL.
+# An entry that holds its record (DESIGN §3.8): a tombstone (``released``) holds nothing.
+HELD = "dest_id IS NOT NULL AND status <> 'released'"
 PK_INT = "CASE WHEN CAST(TRY_CAST(pk AS BIGINT) AS VARCHAR) = pk THEN TRY_CAST(pk AS BIGINT) END"
 # Format 1 had no quick-hash cache, integer key or lookup key: the columns are added (the next
 # plan fills the cache; entries already in flight keep no lookup key).
@@ -89,6 +104,13 @@ _MIGRATIONS = {
     ALTER TABLE snapshot ADD COLUMN pending_key VARCHAR;
     UPDATE snapshot SET pk_int = {PK_INT};
     UPDATE snapshot_meta SET value = '2' WHERE key = 'format';
+    """,
+    # Format 2 had no in-flight time or landed targets: an entry in flight is settled without
+    # evidence of its time (as before), and the next write of a row sends all its targets.
+    "2": """
+    ALTER TABLE snapshot ADD COLUMN pending_at TIMESTAMPTZ;
+    ALTER TABLE snapshot ADD COLUMN landed VARCHAR;
+    UPDATE snapshot_meta SET value = '3' WHERE key = 'format';
     """,
 }
 
@@ -108,11 +130,18 @@ class SnapshotEntry(NamedTuple):
     # How a create in flight is found again if its row leaves the model (an email, an
     # external_order_id): without it, a create that landed could not be cleared or deleted.
     pending_key: str | None = None
+    pending_at: dt.datetime | None = None  # when the write was marked, in the store's clock
+    landed: str | None = None  # JSON: write target -> what BigCommerce confirmed (see module)
 
     @property
     def in_doubt(self) -> bool:
         """A write was marked in flight and its outcome never recorded."""
         return self.pending_op is not None
+
+    @property
+    def holds(self) -> str | None:
+        """The record this row holds (DESIGN §3.8), None for a tombstone or a row without one."""
+        return None if self.status == "released" else self.dest_id
 
 
 @dataclass(frozen=True)
@@ -126,6 +155,7 @@ class Confirmed:
     row_hash: str
     dest_id: str | None
     fast_hash: int | None = None  # the quick hash of the written values, when known
+    landed: str | None = None  # JSON of the targets confirmed (None keeps the stored one)
 
 
 @dataclass(frozen=True)
@@ -135,6 +165,7 @@ class Failed:
     pk: str
     error: str
     dest_id: str | None = None
+    landed: str | None = None  # JSON of the targets that did land (None keeps the stored one)
 
 
 @dataclass(frozen=True)
@@ -144,8 +175,9 @@ class SnapshotSummary:
     failed: int
     pending: int
     in_doubt: int
-    owned: int  # entries with a BigCommerce id: the records this sync created or matched
+    owned: int  # entries that hold a record: the records this sync created or matched
     unsettled: int  # failed or in doubt (an entry can be both): what ``unsettled()`` lists
+    released: int = 0  # tombstones: rows that left the model, or every row after a reset
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -156,6 +188,7 @@ class SnapshotSummary:
             "in_doubt": self.in_doubt,
             "owned": self.owned,
             "unsettled": self.unsettled,
+            "released": self.released,
         }
 
 
@@ -171,6 +204,8 @@ def entry_from_row(row: dict[str, Any]) -> SnapshotEntry:
         pending_op=row["pending_op"],
         updated_at=row["updated_at"],
         pending_key=row.get("pending_key"),
+        pending_at=row.get("pending_at"),
+        landed=row.get("landed"),
     )
 
 
@@ -193,9 +228,11 @@ class Snapshot:
             version = self._conn.execute(
                 "SELECT value FROM snapshot_meta WHERE key = 'format'"
             ).fetchall()
-            if version and version[0][0] in _MIGRATIONS:
+            while version and version[0][0] in _MIGRATIONS:  # one format at a time
                 self._write(_MIGRATIONS[version[0][0]], None)
-                version = [(FORMAT_VERSION,)]
+                version = self._conn.execute(
+                    "SELECT value FROM snapshot_meta WHERE key = 'format'"
+                ).fetchall()
         except (duckdb.Error, StateError) as exc:
             raise StateError(f"cannot open snapshot {self.path}: {exc}") from exc
         if not version or version[0][0] != FORMAT_VERSION:
@@ -225,8 +262,27 @@ class Snapshot:
     # -- reading -----------------------------------------------------------------------------
 
     def count(self) -> int:
-        """Entries with a BigCommerce id: the records this sync owns."""
-        return self._scalar("SELECT count(*) FROM snapshot WHERE dest_id IS NOT NULL")
+        """The records this sync owns, for its guards: those its rows hold, and the creates in
+        flight (each may have made a record; DESIGN §3.8)."""
+        return self._scalar(
+            f"SELECT count(*) FROM snapshot WHERE ({HELD}) OR pending_op IS NOT NULL"
+        )
+
+    def holders(self, dest_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The rows holding each of these records (record id → pks), for those held at all.
+        Normally one; two for a moment while a record moves from a leaving key to a new one."""
+        if not dest_ids:
+            return {}
+        ids = pa.table({"dest_id": pa.array(sorted(set(dest_ids)), type=pa.string())})
+        rows = self._select(
+            f"SELECT s.* FROM snapshot s SEMI JOIN ids i ON s.dest_id = i.dest_id WHERE {HELD} "
+            "ORDER BY s.pk",
+            ids=ids,
+        )
+        found: dict[str, list[str]] = {}
+        for entry in rows:
+            found.setdefault(str(entry.dest_id), []).append(entry.pk)
+        return found
 
     def get(self, pks: Sequence[str]) -> dict[str, SnapshotEntry]:
         """The entries of those of ``pks`` that are in the snapshot."""
@@ -257,8 +313,9 @@ class Snapshot:
                    count(*) FILTER (WHERE status = 'failed'),
                    count(*) FILTER (WHERE status = 'pending'),
                    count(*) FILTER (WHERE pending_op IS NOT NULL),
-                   count(*) FILTER (WHERE dest_id IS NOT NULL),
-                   count(*) FILTER (WHERE status = 'failed' OR pending_op IS NOT NULL)
+                   count(*) FILTER (WHERE dest_id IS NOT NULL AND status <> 'released'),
+                   count(*) FILTER (WHERE status = 'failed' OR pending_op IS NOT NULL),
+                   count(*) FILTER (WHERE status = 'released')
             FROM snapshot
             """
         ).fetchall()[0]
@@ -274,13 +331,18 @@ class Snapshot:
     # -- writing (each call is one transaction) ----------------------------------------------
 
     def mark_pending(
-        self, items: Sequence[tuple[str, str]], keys: Mapping[str, str | None] | None = None
+        self,
+        items: Sequence[tuple[str, str]],
+        keys: Mapping[str, str | None] | None = None,
+        at: dt.datetime | None = None,
     ) -> None:
         """Record ``(pk, op)`` as in flight, BEFORE the write is sent.
 
-        An existing entry keeps its status, hash and id; a new one is created as ``pending``.
+        An existing entry keeps its status, hash and id, except that a create holds no record
+        yet (a tombstone's or a vanished record's id is dropped). A new entry is ``pending``.
         ``keys`` (pk → key) say how each write is found again in BigCommerce if it is lost
-        (``SnapshotEntry.pending_key``).
+        (``SnapshotEntry.pending_key``); ``at`` is the store's time of marking, the evidence a
+        found record was made by this create and not before it.
         """
         for _, op in items:
             if op not in OPS:
@@ -292,15 +354,24 @@ class Snapshot:
                 "pk": pa.array([pk for pk, _ in unique], pa.string()),
                 "op": pa.array([op for _, op in unique], pa.string()),
                 "key": pa.array([keys.get(pk) for pk, _ in unique], pa.string()),
+                "marked": pa.array([at] * len(unique), _UTC_MICROS),
             }
         )
         self._write(
             f"""
-            INSERT INTO snapshot (pk, status, attempts, pending_op, updated_at, pk_int, pending_key)
-            SELECT pk, 'pending', 0, op, now(), {PK_INT}, key FROM batch
-            ON CONFLICT (pk) DO UPDATE SET pending_op = excluded.pending_op,
-                                           pending_key = excluded.pending_key,
-                                           updated_at = excluded.updated_at, fast_hash = NULL
+            INSERT INTO snapshot
+                (pk, status, attempts, pending_op, updated_at, pk_int, pending_key, pending_at)
+            SELECT pk, 'pending', 0, op, now(), {PK_INT}, key, marked FROM batch
+            ON CONFLICT (pk) DO UPDATE SET
+                pending_op = excluded.pending_op,
+                pending_key = excluded.pending_key,
+                pending_at = excluded.pending_at,
+                status = CASE WHEN excluded.pending_op = 'create'
+                              AND snapshot.status = 'released'
+                              THEN 'pending' ELSE snapshot.status END,
+                dest_id = CASE WHEN excluded.pending_op = 'create' THEN NULL
+                               ELSE snapshot.dest_id END,
+                updated_at = excluded.updated_at, fast_hash = NULL
             """,
             batch,
         )
@@ -311,7 +382,7 @@ class Snapshot:
         self._write(
             """
             DELETE FROM snapshot WHERE status = 'pending' AND pk IN (SELECT pk FROM batch);
-            UPDATE snapshot SET pending_op = NULL, pending_key = NULL
+            UPDATE snapshot SET pending_op = NULL, pending_key = NULL, pending_at = NULL
             WHERE pk IN (SELECT pk FROM batch);
             """,
             batch,
@@ -326,19 +397,22 @@ class Snapshot:
                 "row_hash": pa.array([c.row_hash for c in unique], pa.string()),
                 "dest_id": pa.array([c.dest_id for c in unique], pa.string()),
                 "fast_hash": pa.array([c.fast_hash for c in unique], pa.uint64()),
+                "landed": pa.array([c.landed for c in unique], pa.string()),
             }
         )
         self._write(
             f"""
             INSERT INTO snapshot
-                (pk, row_hash, dest_id, status, attempts, updated_at, fast_hash, pk_int)
-            SELECT pk, row_hash, dest_id, 'synced', 0, now(), fast_hash, {PK_INT} FROM batch
+                (pk, row_hash, dest_id, status, attempts, updated_at, fast_hash, pk_int, landed)
+            SELECT pk, row_hash, dest_id, 'synced', 0, now(), fast_hash, {PK_INT}, landed
+            FROM batch
             ON CONFLICT (pk) DO UPDATE SET
                 row_hash = excluded.row_hash,
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
                 status = 'synced', attempts = 0, last_error = NULL, pending_op = NULL,
-                pending_key = NULL, updated_at = excluded.updated_at,
-                fast_hash = excluded.fast_hash
+                pending_key = NULL, pending_at = NULL, updated_at = excluded.updated_at,
+                fast_hash = excluded.fast_hash,
+                landed = coalesce(excluded.landed, snapshot.landed)
             """,
             batch,
         )
@@ -351,25 +425,51 @@ class Snapshot:
                 "pk": pa.array([f.pk for f in unique], pa.string()),
                 "error": pa.array([f.error[:MAX_ERROR_CHARS] for f in unique], pa.string()),
                 "dest_id": pa.array([f.dest_id for f in unique], pa.string()),
+                "landed": pa.array([f.landed for f in unique], pa.string()),
             }
         )
+        # A tombstone whose returning row was rejected stays a tombstone (it holds nothing);
+        # a create that failed holds nothing either.
         self._write(
             f"""
-            INSERT INTO snapshot (pk, dest_id, status, attempts, last_error, updated_at, pk_int)
-            SELECT pk, dest_id, 'failed', 1, error, now(), {PK_INT} FROM batch
+            INSERT INTO snapshot
+                (pk, dest_id, status, attempts, last_error, updated_at, pk_int, landed)
+            SELECT pk, dest_id, 'failed', 1, error, now(), {PK_INT}, landed FROM batch
             ON CONFLICT (pk) DO UPDATE SET
                 dest_id = coalesce(excluded.dest_id, snapshot.dest_id),
-                status = 'failed', attempts = snapshot.attempts + 1,
+                status = CASE WHEN excluded.dest_id IS NULL AND snapshot.status = 'released'
+                              THEN 'released' ELSE 'failed' END,
+                attempts = snapshot.attempts + 1,
                 last_error = excluded.last_error, pending_op = NULL, pending_key = NULL,
-                updated_at = excluded.updated_at, fast_hash = NULL
+                pending_at = NULL, updated_at = excluded.updated_at, fast_hash = NULL,
+                landed = coalesce(excluded.landed, snapshot.landed)
             """,
             batch,
         )
 
     def forget(self, pks: Sequence[str]) -> None:
-        """Drop entries: rows that left the model and were deleted, cleared or left alone."""
+        """Drop entries: rows whose record was deleted, or that never made one."""
         batch = pa.table({"pk": pa.array(list(pks), pa.string())})
         self._write("DELETE FROM snapshot WHERE pk IN (SELECT pk FROM batch)", batch)
+
+    def release(self, items: Sequence[tuple[str, str | None]]) -> None:
+        """Rows that left the model and whose record stays (left alone, cleared, or now held by
+        another row): tombstones that hold nothing and keep the record's id (``(pk, id)``; None
+        keeps the stored one), so that the row finds its record again if it comes back."""
+        unique = _last_wins(items, lambda i: i[0])
+        batch = pa.table(
+            {
+                "pk": pa.array([pk for pk, _ in unique], pa.string()),
+                "dest_id": pa.array([d for _, d in unique], pa.string()),
+            }
+        )
+        self._write(
+            f"""
+            UPDATE snapshot SET {_RELEASED}, dest_id = coalesce(b.dest_id, snapshot.dest_id)
+            FROM batch b WHERE snapshot.pk = b.pk
+            """,
+            batch,
+        )
 
     def cache_quick_hashes(self, table: str, key: str) -> None:
         """Cache the quick hashes in ``table`` (columns ``pk``, ``fast_hash``) under ``key``.
@@ -389,8 +489,17 @@ class Snapshot:
         )
 
     def reset(self) -> None:
-        """Forget everything: the next plan sees every row as added."""
-        self._write("DELETE FROM snapshot", None)
+        """Forget what was synced and held: the next plan sees every row as added, and no
+        record is cleared or deleted for a row absent from the model. Every entry stays as a
+        tombstone, with its create's key and time if one was in flight, so that rows find the
+        records they made before (DESIGN §3.8) instead of making them twice."""
+        self._write(
+            """
+            UPDATE snapshot SET status = 'released', row_hash = NULL, fast_hash = NULL,
+                landed = NULL, attempts = 0, last_error = NULL, updated_at = now()
+            """,
+            None,
+        )
         self._conn.execute("CHECKPOINT")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -425,6 +534,14 @@ class Snapshot:
         finally:
             for name in tables:
                 self._conn.unregister(name)
+
+
+_RELEASED = """
+    status = 'released', row_hash = NULL, fast_hash = NULL, landed = NULL, attempts = 0,
+    last_error = NULL, pending_op = NULL, pending_key = NULL, pending_at = NULL,
+    updated_at = now()
+"""
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 def _last_wins(items: Iterable[T], key: Callable[[T], str]) -> list[T]:

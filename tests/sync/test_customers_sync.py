@@ -69,10 +69,11 @@ def test_initial_sync_then_unchanged_rerun_makes_no_calls(
     assert first.counts["succeeded"] == 1000
     stats = emulator.stats()["by_endpoint"]
     assert stats["POST /v3/customers"] == 100  # 10 customers a request, not 1 000 requests
-    assert stats["PUT /v3/customers/attribute-values"] == 100
+    # Attribute values ride inside the creates: no second request per batch.
+    assert "PUT /v3/customers/attribute-values" not in stats
     assert stats["GET /v3/customers"] == 20  # email:in look-ups, 50 emails each
     # bcsync's own requests and the answers went through the OpenAPI contract checker.
-    assert sync_project.checker.checked >= 220
+    assert sync_project.checker.checked >= 120
     held = store_customers(emulator)
     assert len(held) == 1000
     assert held["user7@example.com"]["first_name"] == "First7"
@@ -227,16 +228,19 @@ def test_injected_server_errors_and_429s_are_retried(
     emulator.faults(
         [
             {"method": "POST", "path": "/v3/customers", "status": 500, "times": 2},
-            {"method": "PUT", "path": "/v3/customers/attribute-values", "status": 429, "times": 2},
+            {"method": "GET", "path": "/v3/customers", "status": 429, "times": 2},
         ]
     )
     sync_project.load("customers", [customer(n) for n in range(1, 31)])
     sync_project.configure(UPSERT_BY_EMAIL)
     result = sync_project.run("customers")
-    assert result.status == "success", result.error
+    assert result.status == "success", (result.error, result.rejected_rows)
     assert len(store_customers(emulator)) == 30
     by_status = emulator.stats()["by_status"]
     assert by_status.get("500") == 2 and by_status.get("429") == 2
+    # A create answered 500 may have landed: it is looked up before it is sent again.
+    by_endpoint = emulator.stats()["by_endpoint"]
+    assert by_endpoint["POST /v3/customers"] == 3 + 2
 
 
 def test_bad_token_fails_the_run_with_exit_code_1(sync_project: SyncProject, emulator: Any) -> None:
@@ -326,6 +330,7 @@ def test_a_lost_create_whose_row_left_the_model_is_found_and_deleted(
         snapshot.mark_pending(
             [("9", "create"), ("10", "create")],
             {"9": "user9@example.com", "10": "user10@example.com"},
+            dt.datetime.now(dt.UTC),
         )
     with emulator.client() as http:
         created = http.post(

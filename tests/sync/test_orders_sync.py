@@ -220,8 +220,11 @@ def test_status_updates_by_number_and_name(sync_project: SyncProject, emulator: 
     assert result.counts["succeeded"] == 2
     assert [r["pk"] for r in result.invalid_rows] == [str(ids[2])]
     assert "Beamed Up" in result.invalid_rows[0]["reason"]
-    [rejected] = result.rejected_rows
-    assert rejected["pk"] == "999999" and "not found" in rejected["error"].lower()
+    # An order id that matches no order: not sent, skipped (DESIGN §3.2), and said so.
+    assert result.rejected_rows == [] and result.counts["skipped"] == 1
+    shown = sync_project.cli("debug", result.run_id, "--pk", "999999", "--json")
+    row = json.loads(shown.stdout)["row"]
+    assert row["outcome"] == "skipped" and "does not exist" in json.dumps(row)
     held = {o["id"]: o for o in live_orders(emulator)}
     assert held[ids[0]]["status"] == "Shipped"
     assert held[ids[1]]["status_id"] == 5 and held[ids[1]]["status"] == "Cancelled"

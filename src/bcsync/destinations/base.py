@@ -15,12 +15,17 @@ nothing is ever created twice.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Op = Literal["create", "update", "clear", "delete"]
 OutcomeStatus = Literal["succeeded", "rejected", "invalid", "skipped"]
+# What the row's snapshot entry becomes besides its status: ``forget`` (its record is gone, or
+# never was), ``release`` (it stays a tombstone: the record stays but the row holds it no more).
+After = Literal["forget", "release"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class RowOp:
     row_hash: str | None  # the hash the snapshot takes if the write is confirmed
     dest_id: str | None = None  # BigCommerce id, known for update / clear / delete
     in_doubt: bool = False  # a create of this row was in flight when an earlier run died
+    found_by: str | None = None  # that create's key (email as sent, external_order_id)
+    marked_at: dt.datetime | None = None  # when that create was marked, in the store's clock
+    landed: Mapping[str, Any] = field(default_factory=dict)  # targets confirmed before
+    retry: bool = False  # the row's last write failed: some of its targets may be missing
+    hint: str | None = None  # the record the row held before it left the model (tombstone)
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,8 @@ class RowOutcome:
     error: str | None = None  # BigCommerce's message, or the reason a row was invalid/skipped
     row_hash: str | None = None
     note: str | None = None  # e.g. "required fields left as they are: email"
+    landed: Mapping[str, Any] | None = None  # the targets confirmed so far (None: unchanged)
+    after: After | None = None  # forget or release the row's entry, whatever the status
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,11 @@ class DestinationObject(Protocol):
 
     name: str
     probe_path: str  # a cheap read that proves the token has this object's scope
+
+    def column_problems(self, column_types: Mapping[str, str]) -> list[Problem]:
+        """Mapped columns whose type cannot become their field's: needs nothing from the store,
+        so a run checks it before any call (``prepare`` checks it too)."""
+        ...
 
     async def prepare(
         self, column_types: Mapping[str, str], *, dry_run: bool = False
@@ -109,6 +126,27 @@ class DestinationObject(Protocol):
         flight, so that it can be settled even after its row leaves the model."""
         ...
 
-    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
-        """Records created under these keys (``found_by``), as key → BigCommerce id."""
+    async def find_created(self, marks: Sequence[tuple[str, dt.datetime | None]]) -> dict[str, str]:
+        """Records made by creates marked in flight, given as (``found_by`` key, time marked),
+        as key → BigCommerce id. A record found under a key but created before its mark was
+        not made by that create and is left out (DESIGN §3.8)."""
         ...
+
+    async def clock(self) -> dt.datetime:
+        """The store's time now, which marks creates in flight."""
+        ...
+
+
+def landed_of(text: str | None) -> dict[str, Any]:
+    """A snapshot entry's ``landed`` JSON as a dict (write target → what was confirmed)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def landed_json(landed: Mapping[str, Any] | None) -> str | None:
+    return None if landed is None else json.dumps(dict(landed), sort_keys=True)

@@ -76,7 +76,7 @@ class Harness:
         kw.setdefault("timeout", 5.0)
         return BigCommerceClient(
             api_url=kw.pop("api_url", self.emulator.api_url),
-            store_hash=self.emulator.store_hash,
+            store_hash=kw.pop("store_hash", self.emulator.store_hash),
             access_token=kw.pop("access_token", self.emulator.token),
             on_call=self.calls.append,
             transport=self.transport,
@@ -151,10 +151,27 @@ def test_a_missing_scope_is_fatal_with_bigcommerces_reason(bc: Harness) -> None:
             access_token="read-only-tok",
         )
     message = str(caught.value)
-    assert "missing scope (403): You don't have a required scope to access the endpoint" in message
+    assert message == (
+        "POST /v3/customers: BigCommerce refused the request (403): the access token lacks the "
+        f"scope for this endpoint, or store hash '{bc.emulator.store_hash}' does not belong to "
+        "this token: You don't have a required scope to access the endpoint"
+    )
     assert "read-only-tok" not in message
     assert bc.emulator.stats()["requests_total"] == 1
     assert bc.emulator.dump()["customers"] == []
+
+
+def test_a_wrong_store_hash_is_fatal_and_named_not_the_token(bc: Harness) -> None:
+    with pytest.raises(AuthError) as caught:
+        bc.run(lambda c: c.request("GET", "/v3/customers"), store_hash="abc123")
+    message = str(caught.value)
+    assert caught.value.status == 403
+    assert message.startswith(
+        "GET /v3/customers: BigCommerce refused the request (403): the access token lacks the "
+        "scope for this endpoint, or store hash 'abc123' does not belong to this token: "
+    )
+    assert bc.emulator.token not in message
+    assert bc.emulator.stats()["requests_total"] == 1  # not retried
 
 
 # -- rate limits --------------------------------------------------------------------------------
@@ -204,16 +221,26 @@ def test_a_429_without_headers_backs_off_exponentially(bc: Harness) -> None:
 # -- server errors, timeouts, bounds --------------------------------------------------------------
 
 
-def test_server_errors_are_retried_until_the_write_lands_once(bc: Harness) -> None:
-    bc.emulator.faults([{"method": "POST", "path": "/v3/customers", "status": 500, "times": 3}])
-    response = bc.run(
-        lambda c: c.request("POST", "/v3/customers", json=[customer(7)], pks=["pk-7"])
-    )
-    assert response.body["data"][0]["email"] == "person7@example.com"
-    assert [call.status for call in bc.calls] == [500, 500, 500, 200]
-    assert [call.attempt for call in bc.calls] == [1, 2, 3, 4]
-    assert all(call.pks == ("pk-7",) for call in bc.calls)
-    assert [c["email"] for c in bc.emulator.dump()["customers"]] == ["person7@example.com"]
+def test_server_errors_on_an_update_are_retried_until_it_lands(bc: Harness) -> None:
+    async def work(client: BigCommerceClient) -> Any:
+        (cid,) = await create_customers(client, 1)
+        bc.emulator.faults(
+            [
+                {"method": "PUT", "path": "/v3/customers", "status": 500, "times": 1},
+                {"method": "PUT", "path": "/v3/customers", "status": 503, "times": 1},
+                {"method": "PUT", "path": "/v3/customers", "status": 504, "times": 1},
+            ]
+        )
+        update = [{"id": cid, "last_name": "Seventh"}]
+        return await client.request("PUT", "/v3/customers", json=update, pks=["pk-7"])
+
+    response = bc.run(work)
+    assert response.body["data"][0]["last_name"] == "Seventh"
+    puts = [call for call in bc.calls if call.method == "PUT"]
+    assert [call.status for call in puts] == [500, 503, 504, 200]
+    assert [call.attempt for call in puts] == [1, 2, 3, 4]
+    assert all(call.pks == ("pk-7",) for call in puts)
+    assert [c["last_name"] for c in bc.emulator.dump()["customers"]] == ["Seventh"]
 
 
 def test_retries_are_bounded_and_the_last_error_is_raised(bc: Harness) -> None:
@@ -432,11 +459,38 @@ def test_every_attempt_is_recorded_with_the_token_redacted(bc: Harness) -> None:
     assert token not in client_repr
 
 
-def test_a_502_on_a_create_is_ambiguous_not_resent(bc: Harness) -> None:
-    bc.emulator.faults([{"method": "POST", "path": "/v3/customers", "status": 502, "times": 1}])
-    with pytest.raises(AmbiguousWriteError):
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_on_a_create_is_ambiguous_and_sent_once(bc: Harness, status: int) -> None:
+    bc.emulator.faults([{"method": "POST", "path": "/v3/customers", "status": status, "times": 1}])
+    with pytest.raises(AmbiguousWriteError) as caught:
         bc.run(lambda c: c.request("POST", "/v3/customers", json=[customer(4)]))
-    assert bc.emulator.stats()["requests_total"] == 1
+    assert caught.value.status == status
+    assert f"BigCommerce answered {status}; the create may have happened" in str(caught.value)
+    assert bc.emulator.stats()["by_endpoint"] == {"POST /v3/customers": 1}
+    assert [(call.status, call.attempt) for call in bc.calls] == [(status, 1)]
+
+
+def test_a_500_after_an_applied_customer_create_is_ambiguous(bc: Harness) -> None:
+    """BigCommerce made the customer and still answered 500: re-sending would make a 422 at
+    best; the caller must find it by reading."""
+    bc.emulator.faults(
+        [{"method": "POST", "path": "/v3/customers", "status": 500, "apply": True, "times": 1}]
+    )
+    with pytest.raises(AmbiguousWriteError):
+        bc.run(lambda c: c.request("POST", "/v3/customers", json=[customer(5)]))
+    assert bc.emulator.stats()["by_endpoint"] == {"POST /v3/customers": 1}
+    assert [c["email"] for c in bc.emulator.dump()["customers"]] == ["person5@example.com"]
+
+
+def test_a_503_after_an_applied_order_create_is_never_resent(bc: Harness) -> None:
+    bc.emulator.faults(
+        [{"method": "POST", "path": "/v2/orders", "status": 503, "apply": True, "times": 1}]
+    )
+    with pytest.raises(AmbiguousWriteError) as caught:
+        bc.run(lambda c: c.request("POST", "/v2/orders", json=order(1), write_kind="create"))
+    assert caught.value.status == 503
+    assert bc.emulator.stats()["by_endpoint"] == {"POST /v2/orders": 1}
+    assert len(bc.emulator.dump()["orders"]) == 1  # one order, not a duplicate from a re-send
 
 
 def test_an_echoed_token_is_scrubbed_from_the_records(bc: Harness) -> None:

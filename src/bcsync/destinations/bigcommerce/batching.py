@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from bcsync.destinations.bigcommerce.client import bigcommerce_message
-from bcsync.errors import RequestRejectedError
+from bcsync.errors import ApiError, RequestRejectedError, Retriable
 
 T = TypeVar("T")
 
@@ -48,7 +48,15 @@ async def bisect(
     format is not documented) and the rest together; otherwise the batch is split in halves."""
     try:
         await send(items)
-    except RequestRejectedError as exc:
+    except ApiError as exc:
+        if not isinstance(exc, RequestRejectedError):
+            if not isinstance(exc, Retriable):
+                raise  # fatal (401/403): the run stops
+            # Still failing after the client's retries: the items are not confirmed and are
+            # sent again next run (a create's lost answer never gets here: it is settled).
+            for item in items:
+                reject(item, f"BigCommerce did not confirm the write: {exc}")
+            return
         if len(items) == 1:
             reject(items[0], error_text(exc.body, str(exc)))
             return

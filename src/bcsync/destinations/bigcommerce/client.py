@@ -6,16 +6,19 @@ of :mod:`bcsync.errors`, so callers decide by class:
 
 - 401/403 → ``AuthError`` (fatal); other 4xx → ``RequestRejectedError`` with BigCommerce's message.
 - 429 → the governor pauses the whole store, then the request is retried.
-- 500/502/503/504, timeouts, lost connections → retried with exponential backoff and jitter, a
-  bounded number of times; then the last error is raised.
-- A create whose answer was lost after it went out → ``AmbiguousWriteError`` at once, never re-sent:
-  the caller settles it by reading BigCommerce.
+- A create answered with any 5xx, or whose answer was lost after it went out (timeout, dropped
+  connection) → ``AmbiguousWriteError`` at once, never re-sent: BigCommerce answers 5xx after
+  creates it did apply, so only a definite 4xx proves nothing was made, and the caller settles
+  the rest by reading BigCommerce (DESIGN §3.8).
+- Reads and other writes: 500/502/503/504, timeouts, lost connections → retried with exponential
+  backoff and jitter, a bounded number of times; then the last error is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.utils
 import json as jsonlib
 import logging
 import posixpath
@@ -46,7 +49,6 @@ from bcsync.errors import (
 WriteKind = Literal["read", "create", "write"]
 
 RETRIED_SERVER_STATUSES = frozenset({500, 502, 503, 504})
-AMBIGUOUS_GATEWAY_STATUSES = frozenset({502, 504})
 # Failures where the request cannot have reached BigCommerce: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -135,6 +137,7 @@ class BigCommerceClient:
         self._user_agent = user_agent
         self._rng = random.Random()
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self._clock_offset: dt.timedelta | None = None  # the store's clock minus ours
 
     def __repr__(self) -> str:
         return f"BigCommerceClient(api_url={self.api_url!r}, store_hash={self.store_hash!r})"
@@ -175,7 +178,18 @@ class BigCommerceClient:
         )
         if not path.startswith("/") or path.startswith("//"):
             raise ValueError(f"path must be relative to the store and start with '/': {path!r}")
-        content = None if json is None else jsonlib.dumps(json, separators=(",", ":"))
+        content: str | None = None
+        if json is not None:
+            try:
+                # allow_nan=False: Python would write NaN and Infinity bare, which is not JSON.
+                content = jsonlib.dumps(json, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                # Found before anything went out: the rows carried are rejected, never in doubt.
+                raise RequestRejectedError(
+                    f"{method} {path}: not sent: the request body is not JSON ({exc})",
+                    method=method,
+                    path=path,
+                ) from None
         headers = {
             "X-Auth-Token": self._token,
             "Accept": "application/json",
@@ -240,6 +254,32 @@ class BigCommerceClient:
                     return
             page += 1
 
+    async def store_time(self, probe_path: str) -> dt.datetime:
+        """The store's clock now, to the second below, from the ``Date`` header of the last
+        answer (a cheap read of ``probe_path`` when none came yet; our own clock if the store
+        sends no ``Date``). It marks a create in flight, so that a record found later is known
+        to be made by it only if created at or after the mark (DESIGN §3.8)."""
+        if self._clock_offset is None:
+            await self.request("GET", probe_path, params={"limit": "1"})
+            if self._clock_offset is None:
+                self._clock_offset = dt.timedelta()
+        return (_now() + (self._clock_offset or dt.timedelta())).replace(microsecond=0)
+
+    def _observe_clock(self, response: httpx.Response) -> None:
+        """Learn the store's clock from an answer's ``Date`` (whole seconds, rounded down, so
+        the offset errs early by less than a second)."""
+        date = response.headers.get("date")
+        if not date:
+            return
+        try:
+            server = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        if server.tzinfo is not None:
+            # Each reading errs early (the header is rounded down): keep the latest of them.
+            estimate = server - _now()
+            self._clock_offset = max(estimate, self._clock_offset or estimate)
+
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
@@ -266,6 +306,7 @@ class BigCommerceClient:
                 error = self._transport_error(exc, method, path, kind)
             else:
                 permit.observe(response.status_code, response.headers)
+                self._observe_clock(response)
             duration_ms = (time.perf_counter() - start) * 1000
         if response is not None:
             result = self._classify(response, method, path, kind)
@@ -305,15 +346,15 @@ class BigCommerceClient:
             message = f"{where}: BigCommerce rejected the access token (401)"
             return AuthError(message, method=method, path=path, status=status, body=body)
         if status == 403:
-            message = f"{where}: BigCommerce refused the request: missing scope (403): {said}"
+            message = self._refused(where, said)
             return AuthError(message, method=method, path=path, status=status, body=body)
         if status == 429:
             message = f"{where}: BigCommerce rate limit reached (429)"
             return RateLimitedError(message, method=method, path=path, status=status, body=body)
-        if status in AMBIGUOUS_GATEWAY_STATUSES and kind == "create":
-            # A gateway answered for a backend that did not: the create may have happened.
-            message = (
-                f"{where}: BigCommerce's gateway answered {status}; the create may have happened"
+        if status >= 500 and kind == "create":
+            # BigCommerce (or its gateway) answers 5xx after creates it did apply: never re-send.
+            message = f"{where}: BigCommerce answered {status}; the create may have happened" + (
+                f": {said}" if said else ""
             )
             return AmbiguousWriteError(message, method=method, path=path, status=status, body=body)
         if status >= 500:
@@ -323,6 +364,15 @@ class BigCommerceClient:
             return ServerError(message, method=method, path=path, status=status, body=body)
         message = f"{status} {said}" if said else f"{status} {response.reason_phrase}"
         return RequestRejectedError(message, method=method, path=path, status=status, body=body)
+
+    def _refused(self, where: str, said: str) -> str:
+        """The 403 message. BigCommerce answers a store hash the token does not belong to with 403
+        as well as a missing scope, so both causes are named: the store hash, never the token."""
+        message = (
+            f"{where}: BigCommerce refused the request (403): the access token lacks the scope for "
+            f"this endpoint, or store hash {self.store_hash!r} does not belong to this token"
+        )
+        return self._scrub(message + (f": {said}" if said else ""))
 
     def _record(
         self,
@@ -368,6 +418,10 @@ class BigCommerceClient:
     def _scrub(self, text: str) -> str:
         """The token never leaves this object, even if something echoes it back."""
         return text.replace(self._token, REDACTED) if self._token in text else text
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _parse_body(response: httpx.Response) -> Any:

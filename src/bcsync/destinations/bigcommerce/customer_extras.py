@@ -15,9 +15,16 @@ from typing import Any
 from bcsync.destinations.base import Problem, RowOp
 from bcsync.destinations.bigcommerce.batching import bisect, chunks, error_text
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
-from bcsync.destinations.bigcommerce.fields import FieldSpec, ValueProblem, column_kind, convert
+from bcsync.destinations.bigcommerce.fields import (
+    FieldSpec,
+    ValueProblem,
+    column_kind,
+    convert,
+    non_finite,
+)
 from bcsync.destinations.bigcommerce.metafields import Item, MetafieldWriter, add_error
-from bcsync.errors import RequestRejectedError
+from bcsync.destinations.bigcommerce.targets import attribute_target, digest
+from bcsync.errors import ApiError, RequestRejectedError, Retriable
 
 VALUE_BATCH = 10
 ATTRIBUTE_SPECS = {
@@ -114,6 +121,11 @@ class CustomerExtras:
                     _attribute_text(kind, values.get(column))
             except ValueProblem as exc:
                 reasons.append(f"column '{column}' (attribute {name}, {kind}): {exc}")
+        for column, name in self.form_fields:
+            # Form field values ride in the customer body as they are: only JSON may go out.
+            problem = non_finite(values.get(column))
+            if problem:
+                reasons.append(f"column '{column}' (form field {name}): {problem}")
         reasons.extend(self.metafield_writer.validate(values))
         return reasons
 
@@ -137,32 +149,75 @@ class CustomerExtras:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def write(self, rows: Sequence[tuple[RowOp, str]], created: set[str]) -> dict[str, str]:
-        """Write attribute values and metafields for customers just created or updated.
-        Returns an error message per pk whose custom fields did not all land."""
-        errors: dict[str, str] = {}
+    def attribute_value(self, name: str, value: Any) -> str | None:
+        """The text an attribute value is sent as (None removes it)."""
+        if value is None:
+            return None
+        return _attribute_text(self.attribute_defs.get(name, (0, "string"))[1], value)
+
+    def targets(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Each attribute's and metafield's target hash (see ``targets``)."""
+        found = {
+            attribute_target(name): digest(self.attribute_value(name, values.get(column)))
+            for column, name in self.attributes
+        }
+        found.update(self.metafield_writer.targets(values))
+        return found
+
+    def inline_attributes(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Attribute values for a customer create, which carries them (no second request)."""
+        inline = []
+        for column, name in self.attributes:
+            text = self.attribute_value(name, values.get(column))
+            if text is not None:
+                inline.append(
+                    {"attribute_id": self.attribute_defs[name][0], "attribute_value": text}
+                )
+        return inline
+
+    async def write(
+        self, rows: Sequence[tuple[RowOp, str, set[str]]], created: set[str]
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Write the wanted attribute and metafield targets of customers just written (a
+        customer ``created`` in this run already carries its attribute values). Returns the
+        error per pk whose targets did not all land, and the targets confirmed per pk."""
+        attribute_errors: dict[str, str] = {}
+        metafield_errors: dict[str, str] = {}
         items: list[Item] = []
         to_delete: list[tuple[str, int, int]] = []
-        for op, customer_id in rows:
+        sent: dict[str, dict[str, str]] = {}
+        for op, customer_id, wanted in rows:
             for column, name in self.attributes:
-                attribute_id, kind = self.attribute_defs[name]
-                value = op.values.get(column)
-                if value is None:
-                    if op.pk not in created:
-                        to_delete.append((op.pk, int(customer_id), attribute_id))
+                target = attribute_target(name)
+                if target not in wanted:
+                    continue
+                text = self.attribute_value(name, op.values.get(column))
+                sent.setdefault(op.pk, {})[target] = digest(text)
+                if op.pk in created:
+                    continue
+                attribute_id = self.attribute_defs[name][0]
+                if text is None:
+                    to_delete.append((op.pk, int(customer_id), attribute_id))
                     continue
                 item = {
                     "customer_id": int(customer_id),
                     "attribute_id": attribute_id,
-                    "value": _attribute_text(kind, value),
+                    "value": text,
                 }
                 items.append((op.pk, f"attribute '{name}'", item))
-        await asyncio.gather(
-            self._put_values(items, errors),
-            self._delete_values(to_delete, errors),
-            self.metafield_writer.write(rows, created, errors),
+        results = await asyncio.gather(
+            self._put_values(items, attribute_errors),
+            self._delete_values(to_delete, attribute_errors),
+            self.metafield_writer.write(rows, created, metafield_errors),
         )
-        return errors
+        confirmed = results[2]
+        for pk, targets in sent.items():
+            if pk not in attribute_errors:
+                confirmed.setdefault(pk, {}).update(targets)
+        errors = dict(attribute_errors)
+        for pk, message in metafield_errors.items():
+            add_error(errors, pk, message)
+        return errors, confirmed
 
     async def clear(self, rows: Sequence[tuple[RowOp, str]]) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -172,7 +227,7 @@ class CustomerExtras:
             for _, name in self.attributes
             if name in self.attribute_defs
         ]
-        blank_rows = [(op, cid) for op, cid in rows]
+        blank_rows = [(op, cid, set[str]()) for op, cid in rows]
         await asyncio.gather(
             self._delete_values(pairs, errors),
             self.metafield_writer.write(blank_rows, set(), errors, blank=True),
@@ -224,7 +279,9 @@ class CustomerExtras:
                     pks=sorted({pk for pk, _ in part2}),
                     write_kind="write",
                 )
-            except RequestRejectedError as exc:
+            except ApiError as exc:
+                if not isinstance(exc, RequestRejectedError | Retriable):
+                    raise
                 for pk, _ in part2:
                     add_error(
                         errors, pk, f"removing attribute values: {error_text(exc.body, str(exc))}"

@@ -9,6 +9,7 @@ was lost is settled by an email look-up before anything is re-sent.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,7 +28,9 @@ from bcsync.destinations.bigcommerce.fields import (
     set_path,
     type_problems,
 )
+from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
 from bcsync.errors import AmbiguousWriteError, RequestRejectedError
+from bcsync.ownership import made_by_create
 from bcsync.project import SyncConfig
 
 WRITE_BATCH = 10
@@ -39,6 +42,15 @@ MATCH_FIELDS = ("id", "email")
 
 def _norm_email(value: Any) -> str:
     return str(value).strip().casefold()
+
+
+def _not_adopted(row: RowOp, record: Mapping[str, Any]) -> RowOutcome:
+    """Insert mode found a customer with the row's email that its own create did not make."""
+    reason = (
+        f"customer {record['id']} with email {record.get('email')!r} already existed before "
+        "this sync's create; insert mode never takes over an existing customer"
+    )
+    return RowOutcome(row.pk, "create", "rejected", None, reason)
 
 
 class CustomerObject:
@@ -91,10 +103,13 @@ class CustomerObject:
             )
         return problems
 
+    def column_problems(self, column_types: Mapping[str, str]) -> list[Problem]:
+        return type_problems(self.sync.mappings, CUSTOMER_FIELDS, column_types, what="customer")
+
     async def prepare(
         self, column_types: Mapping[str, str], *, dry_run: bool = False
     ) -> list[Problem]:
-        problems = type_problems(self.sync.mappings, CUSTOMER_FIELDS, column_types, what="customer")
+        problems = self.column_problems(column_types)
         problems.extend(
             await self.extras.load_attributes(
                 column_types, self.sync.create_missing_attributes, dry_run=dry_run or bool(problems)
@@ -135,7 +150,8 @@ class CustomerObject:
     def estimate_calls(self, operations: Mapping[str, int], lookups: int) -> int:
         writes = operations.get("create", 0) + operations.get("update", 0)
         calls = -(-writes // WRITE_BATCH)
-        calls += -(-writes * len(self.extras.attributes) // WRITE_BATCH)  # attribute values
+        # Attribute values ride inside creates; updates send them apart (when they changed).
+        calls += -(-operations.get("update", 0) * len(self.extras.attributes) // WRITE_BATCH)
         calls += writes * (1 if self.extras.metafields else 0)  # metafield reads, at most
         calls += -(-lookups // LOOKUP_BATCH)
         calls += -(-operations.get("clear", 0) // WRITE_BATCH)
@@ -145,34 +161,47 @@ class CustomerObject:
     # -- resolving ---------------------------------------------------------------------------
 
     async def resolve(self, rows: Sequence[RowOp]) -> Decision:
+        """Decide each row's write (DESIGN §3.2, §3.8). A row that holds a customer updates it
+        (insert mode only finishes its own create); a create left in flight is settled by the
+        email it was sent with; a row back from a tombstone looks for the customer it held;
+        the others are matched by id or email, or created."""
         mode = self.sync.mode
         ops: list[RowOp] = []
         outcomes: list[RowOutcome] = []
+        doubtful = [row for row in rows if row.in_doubt and row.found_by]
+        settled = await self.lookup_records([str(row.found_by) for row in doubtful], by="email")
         unmatched: list[RowOp] = []
         for row in rows:
-            if row.dest_id is not None:
-                if mode == "insert" and not row.in_doubt:
+            record = settled.get(_norm_email(row.found_by)) if row.found_by else None
+            if row.in_doubt and record is not None:
+                if mode == "insert" and not made_by_create(record, row.marked_at):
+                    outcomes.append(_not_adopted(row, record))
+                else:  # the lost create landed: this row holds it, and writes all its targets
+                    ops.append(replace(row, op="update", dest_id=str(record["id"]), landed={}))
+            elif row.dest_id is not None and not row.in_doubt:
+                if mode == "insert" and not row.retry:
+                    note = "insert mode does not update existing customers"
                     outcomes.append(
-                        RowOutcome(
-                            row.pk,
-                            None,
-                            "skipped",
-                            row.dest_id,
-                            "insert mode does not update existing customers",
-                            row.row_hash,
-                        )
+                        RowOutcome(row.pk, None, "skipped", row.dest_id, note, row.row_hash)
                     )
                 else:
                     ops.append(replace(row, op="update"))
-            elif mode == "insert" and not row.in_doubt:
-                ops.append(replace(row, op="create"))
+            elif mode == "insert" and row.hint is None:
+                ops.append(replace(row, op="create", dest_id=None))
             else:
                 unmatched.append(row)
         found = await self._match(unmatched)
         for row in unmatched:
             dest_id = found.get(row.pk)
-            if dest_id is not None:
-                ops.append(replace(row, op="update", dest_id=dest_id))
+            if mode == "insert":
+                if dest_id is not None and dest_id == row.hint:
+                    # The customer this row made before it left the model: held again, and
+                    # given the row's values (it may have been cleared meanwhile).
+                    ops.append(replace(row, op="update", dest_id=dest_id, landed={}, retry=True))
+                else:  # someone else's customer with that email is rejected by BigCommerce
+                    ops.append(replace(row, op="create", dest_id=None))
+            elif dest_id is not None:
+                ops.append(replace(row, op="update", dest_id=dest_id, landed={}))
             elif mode == "update":
                 outcomes.append(
                     RowOutcome(row.pk, None, "skipped", None, "no matching customer in BigCommerce")
@@ -183,15 +212,8 @@ class CustomerObject:
         for op in ops:
             missing = self._missing_required(op) if op.op == "create" else []
             if missing:
-                outcomes.append(
-                    RowOutcome(
-                        op.pk,
-                        "create",
-                        "invalid",
-                        None,
-                        "creating a customer needs " + ", ".join(missing),
-                    )
-                )
+                reason = "creating a customer needs " + ", ".join(missing)
+                outcomes.append(RowOutcome(op.pk, "create", "invalid", None, reason))
             else:
                 final.append(op)
         return Decision(final, outcomes)
@@ -209,49 +231,78 @@ class CustomerObject:
         return missing
 
     async def _match(self, rows: Sequence[RowOp]) -> dict[str, str]:
-        """Existing customer ids for rows without a pinned id, by id or by email. A create left
-        in doubt is always looked up by email: that is what the lost create would have used."""
+        """Existing customer ids for rows without a held record, by id or by email (a row back
+        from a tombstone in insert mode looks for its customer by email)."""
         match = self.sync.match
         by_id: dict[str, str] = {}
         by_email: dict[str, str] = {}
         for row in rows:
-            if match is not None and match.field == "id" and not row.in_doubt:
+            if match is not None and match.field == "id" and self.sync.mode != "insert":
                 value = row.values.get(match.column)
                 if value is not None:
                     by_id[row.pk] = str(convert(FieldSpec("id", "integer"), value))
             elif self.email_column is not None:
                 value = row.values.get(self.email_column)
                 if value is not None:
-                    by_email[row.pk] = _norm_email(value)
+                    by_email[row.pk] = str(value).strip()
         ids_from_id = await self.lookup(list(by_id.values()), by="id")
-        ids_from_email = await self.lookup(list(by_email.values()), by="email")
+        from_email = await self.lookup_records(list(by_email.values()), by="email")
         found = {pk: ids_from_id[k] for pk, k in by_id.items() if k in ids_from_id}
-        found.update({pk: ids_from_email[k] for pk, k in by_email.items() if k in ids_from_email})
+        for pk, email in by_email.items():
+            record = from_email.get(_norm_email(email))
+            if record is not None:
+                found[pk] = str(record["id"])
         return found
 
     def found_by(self, op: RowOp) -> str | None:
         value = op.values.get(self.email_column) if self.email_column is not None else None
-        return None if value in (None, "") else _norm_email(value)
+        return None if value in (None, "") else str(value).strip()
 
-    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
-        return await self.lookup(keys, by="email")
+    async def find_created(self, marks: Sequence[tuple[str, dt.datetime | None]]) -> dict[str, str]:
+        records = await self.lookup_records([key for key, _ in marks], by="email")
+        found = {}
+        for key, marked_at in marks:
+            record = records.get(_norm_email(key))
+            if record is not None and made_by_create(record, marked_at):
+                found[key] = str(record["id"])
+        return found
+
+    async def clock(self) -> dt.datetime:
+        return await self.client.store_time(self.probe_path)
 
     async def lookup(self, keys: Sequence[str], *, by: str) -> dict[str, str]:
-        """Map emails (case-folded) or ids to existing customer ids, in batched look-ups."""
-        unique = sorted(set(keys))
-        found: dict[str, str] = {}
+        """Map ids (or case-folded emails) to existing customer ids, in batched look-ups."""
+        records = await self.lookup_records(keys, by=by)
+        return {key: str(record["id"]) for key, record in records.items()}
+
+    async def lookup_records(self, keys: Sequence[str], *, by: str) -> dict[str, Mapping[str, Any]]:
+        """Existing customers by id, or by email case-folded. Emails are asked for as they were
+        sent and in lower case: whether ``email:in`` ignores case is not documented."""
+        if by == "email":
+            asked = {variant for key in keys for variant in (key.strip(), _norm_email(key))}
+        else:
+            asked = set(keys)
+        unique = sorted(asked)
+        found: dict[str, Mapping[str, Any]] = {}
 
         async def one(batch: Sequence[str]) -> None:
             params = {f"{by}:in": ",".join(batch), "limit": "250"}
             async for page in self.client.get_all("/v3/customers", params=params, v=3):
                 for customer in page:
                     key = _norm_email(customer["email"]) if by == "email" else str(customer["id"])
-                    found[key] = str(customer["id"])
+                    found[key] = customer
 
         await asyncio.gather(*(one(batch) for batch in chunks(unique, LOOKUP_BATCH)))
         return found
 
     # -- writing -----------------------------------------------------------------------------
+
+    def targets(self, op: RowOp) -> dict[str, str]:
+        """The row's write targets and their hashes (``targets``): the customer's own fields as
+        an update would send them, each attribute value, each metafield."""
+        found = {NATIVE: digest(self._fields(op.values, create=False))}
+        found.update(self.extras.targets(op.values))
+        return found
 
     async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
         outcomes: dict[str, RowOutcome] = {}
@@ -259,21 +310,27 @@ class CustomerObject:
         updates = [op for op in ops if op.op == "update"]
         clears = [op for op in ops if op.op == "clear"]
         deletes = [op for op in ops if op.op == "delete"]
-        tasks = [self._write_batch(batch, outcomes) for batch in chunks(creates, WRITE_BATCH)]
-        tasks += [self._write_batch(batch, outcomes) for batch in chunks(updates, WRITE_BATCH)]
+        written: dict[str, str] = {}
+        tasks = [
+            self._create_batch(batch, written, outcomes) for batch in chunks(creates, WRITE_BATCH)
+        ]
+        tasks.append(self._update_all(updates, outcomes))
         tasks += [self._clear_batch(batch, outcomes) for batch in chunks(clears, WRITE_BATCH)]
         tasks += [self._delete_batch(batch, outcomes) for batch in chunks(deletes, DELETE_BATCH)]
         await asyncio.gather(*tasks)
+        # The new customers' metafields all at once: full batches, not one per 10 customers.
+        done = [op for op in creates if op.pk in written]
+        await self._finish(done, written, {op.pk: set(self.targets(op)) for op in done}, outcomes)
         return [outcomes[op.pk] for op in ops]
 
-    def body(self, op: RowOp) -> dict[str, Any]:
-        """The customer object for a create or a partial update (only mapped fields)."""
-        create = op.op == "create"
-        body: dict[str, Any] = {} if create else {"id": int(str(op.dest_id))}
+    def _fields(self, values: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
+        """The customer's own mapped fields (and form fields) as a create or an update sends
+        them; the email is always sent, so a changed email reaches the held customer."""
+        body: dict[str, Any] = {}
         for column, spec in self.native:
             if spec.create_only and not create:
                 continue
-            value = convert(spec, op.values.get(column))
+            value = convert(spec, values.get(column))
             if value is None:
                 if create or spec.required or spec.kind != "string":
                     continue
@@ -282,38 +339,82 @@ class CustomerObject:
                 body["store_credit_amounts"] = [{"amount": value}]
             else:
                 set_path(body, spec.name, value)
-        if "email" not in body and create and self.email_column is not None:
-            body["email"] = str(op.values.get(self.email_column)).strip()
-        form_fields = self.extras.form_field_values(op.values, create=create)
+        if "email" not in body and self.email_column is not None:
+            email = values.get(self.email_column)
+            if email not in (None, ""):
+                body["email"] = str(email).strip()
+        form_fields = self.extras.form_field_values(values, create=create)
         if form_fields:
             body["form_fields"] = form_fields
         return body
 
-    async def _write_batch(self, batch: Sequence[RowOp], outcomes: dict[str, RowOutcome]) -> None:
-        written: dict[str, str] = {}
+    def body(self, op: RowOp) -> dict[str, Any]:
+        """The customer object for a create (with its attribute values) or a partial update."""
+        if op.op == "create":
+            body = self._fields(op.values, create=True)
+            attributes = self.extras.inline_attributes(op.values)
+            if attributes:
+                body["attributes"] = attributes
+            return body
+        return {"id": int(str(op.dest_id)), **self._fields(op.values, create=False)}
+
+    async def _update_all(self, ops: Sequence[RowOp], outcomes: dict[str, RowOutcome]) -> None:
+        """Updates send only the targets that changed: a PUT for rows whose own fields did,
+        then attribute values and metafields. A customer gone from the store is released."""
+        wanted = {op.pk: self._wanted(op) for op in ops}
+        native = [op for op in ops if NATIVE in wanted[op.pk]]
+        rejected: dict[str, str] = {}
+        written: dict[str, str] = {op.pk: str(op.dest_id) for op in ops if op not in native}
 
         def reject(op: RowOp, message: str) -> None:
-            outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", op.dest_id, message)
+            rejected[op.pk] = message
 
         async def send(items: Sequence[RowOp]) -> None:
-            # Rows already written (settled by a look-up, or applied by a partly failed batch)
-            # are never sent again when a batch is split.
-            items = [op for op in items if op.pk not in written]
-            if not items:
-                return
-            if items[0].op == "create":
-                await self._send_creates(items, written, reject)
-            else:
-                await self._send_updates(items, written)
+            await self._send_updates(items, written)
 
-        await bisect(batch, send, reject)
-        done = [op for op in batch if op.pk in written]
-        extra_errors = await self.extras.write(
-            [(op, written[op.pk]) for op in done],
-            created={op.pk for op in done if op.op == "create"},
+        await asyncio.gather(
+            *(bisect(batch, send, reject) for batch in chunks(native, WRITE_BATCH))
+        )
+        gone = await self._gone([op for op in ops if op.pk in rejected])
+        for op in ops:
+            if op.pk in gone:
+                note = f"customer {op.dest_id} no longer exists in BigCommerce"
+                outcomes[op.pk] = RowOutcome(op.pk, "update", "skipped", None, note, after="forget")
+            elif op.pk in rejected:
+                outcomes[op.pk] = RowOutcome(
+                    op.pk, "update", "rejected", op.dest_id, rejected[op.pk], landed=op.landed
+                )
+        await self._finish([op for op in ops if op.pk in written], written, wanted, outcomes)
+
+    def _wanted(self, op: RowOp) -> set[str]:
+        complete = self.sync.mode == "insert"  # insert mode only finishes its own create
+        return to_send(self.targets(op), op.landed, complete=complete)
+
+    async def _gone(self, ops: Sequence[RowOp]) -> set[str]:
+        """The rows whose held customer no longer exists (DESIGN §3.8: gone is gone)."""
+        if not ops:
+            return set()
+        present = await self.lookup([str(op.dest_id) for op in ops], by="id")
+        return {op.pk for op in ops if str(op.dest_id) not in present}
+
+    async def _finish(
+        self,
+        done: Sequence[RowOp],
+        written: Mapping[str, str],
+        wanted: Mapping[str, set[str]],
+        outcomes: dict[str, RowOutcome],
+    ) -> None:
+        """Write the custom-field targets of customers whose own fields landed, and settle
+        each row: synced only when every target it had to write landed."""
+        created = {op.pk for op in done if op.op == "create"}
+        errors, confirmed = await self.extras.write(
+            [(op, written[op.pk], wanted[op.pk]) for op in done], created
         )
         for op in done:
-            error = extra_errors.get(op.pk)
+            targets = {NATIVE: self.targets(op)[NATIVE]} if NATIVE in wanted[op.pk] else {}
+            targets.update(confirmed.get(op.pk, {}))
+            error = errors.get(op.pk)
+            failed = [t for t in wanted[op.pk] if t not in targets]
             outcomes[op.pk] = RowOutcome(
                 op.pk,
                 op.op,
@@ -321,7 +422,25 @@ class CustomerObject:
                 written[op.pk],
                 error,
                 op.row_hash,
+                landed=merge(op.landed, targets, failed),
             )
+
+    async def _create_batch(
+        self, batch: Sequence[RowOp], written: dict[str, str], outcomes: dict[str, RowOutcome]
+    ) -> None:
+        """Create a batch of customers, their attribute values inline (``written`` gets the ids)."""
+
+        def reject(op: RowOp, message: str) -> None:
+            outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", None, message)
+
+        async def send(items: Sequence[RowOp]) -> None:
+            # Rows already written (settled by a look-up, or applied by a partly failed batch)
+            # are never sent again when a batch is split.
+            items = [op for op in items if op.pk not in written and op.pk not in outcomes]
+            if items:
+                await self._send_creates(items, written, reject)
+
+        await bisect(batch, send, reject)
 
     async def _send_creates(
         self,
@@ -341,12 +460,18 @@ class CustomerObject:
             )
             data = response.body.get("data", []) if isinstance(response.body, dict) else []
         except AmbiguousWriteError as exc:
-            # The answer was lost: read BigCommerce before deciding anything.
-            found = await self.lookup(list(email_of.values()), by="email")
+            # No definite answer: read BigCommerce before deciding anything (DESIGN §3.8).
+            sent = [str(self.body(op)["email"]) for op in items]
+            found = await self.lookup_records(sent, by="email")
+            missing = []
             for op in items:
-                if email_of[op.pk] in found:
-                    written[op.pk] = found[email_of[op.pk]]
-            missing = [op for op in items if op.pk not in written]
+                record = found.get(email_of[op.pk])
+                if record is None:
+                    missing.append(op)
+                elif made_by_create(record, op.marked_at):
+                    written[op.pk] = str(record["id"])
+                else:  # it was there before this create: not ours to take
+                    reject(op, _not_adopted(op, record).error or "")
             if missing and settled_once:
                 for op in missing:
                     reject(op, f"create failed twice without an answer: {exc}")
@@ -380,6 +505,9 @@ class CustomerObject:
                 written[op.pk] = ids[email_of[op.pk]]
 
     async def _send_updates(self, items: Sequence[RowOp], written: dict[str, str]) -> None:
+        items = [op for op in items if op.pk not in written]
+        if not items:
+            return
         try:
             response = await self.client.request(
                 "PUT",
@@ -397,10 +525,7 @@ class CustomerObject:
             for op in items:
                 if op.dest_id in returned:
                     written[op.pk] = str(op.dest_id)
-            rest = [op for op in items if op.pk not in written]
-            if rest:
-                raise
-            return
+            raise
         returned = {str(c.get("id")) for c in data}
         for op in items:
             if op.dest_id in returned or not data:
@@ -437,6 +562,10 @@ class CustomerObject:
                 cleared[op.pk] = str(op.dest_id)
 
         await bisect(batch, send, reject)
+        # A customer deleted outside bcsync has nothing left to clear: the row is forgotten.
+        for pk in await self._gone([op for op in batch if op.pk in outcomes]):
+            note = "the customer no longer exists in BigCommerce"
+            outcomes[pk] = RowOutcome(pk, "clear", "succeeded", None, note=note, after="forget")
         done = [op for op in batch if op.pk in cleared]
         errors = await self.extras.clear([(op, cleared[op.pk]) for op in done])
         for op in done:

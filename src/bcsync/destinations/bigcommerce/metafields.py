@@ -16,7 +16,9 @@ from typing import Any, Literal
 from bcsync.destinations.base import RowOp
 from bcsync.destinations.bigcommerce.batching import chunks, error_text
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
-from bcsync.errors import RequestRejectedError
+from bcsync.destinations.bigcommerce.fields import non_finite
+from bcsync.destinations.bigcommerce.targets import digest, landed_id, metafield_target
+from bcsync.errors import ApiError, RequestRejectedError, Retriable
 
 METAFIELD_BATCH = 25
 Item = tuple[str, str, dict[str, Any]]  # (pk, label for errors, request item)
@@ -113,6 +115,11 @@ class MetafieldWriter:
     def validate(self, values: Mapping[str, Any]) -> list[str]:
         reasons = []
         for column, namespace, key in self.metafields:
+            # metafield_text would write NaN as "nan", or as bare NaN inside JSON text.
+            problem = non_finite(values.get(column))
+            if problem:
+                reasons.append(f"column '{column}' (metafield {namespace}.{key}): {problem}")
+                continue
             text = metafield_text(values.get(column))
             if text is not None and len(text) > 65535:
                 reasons.append(
@@ -120,84 +127,148 @@ class MetafieldWriter:
                 )
         return reasons
 
+    def targets(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Each mapped metafield's target hash (see ``targets``): the digest of its text."""
+        return {
+            metafield_target(namespace, key): digest(metafield_text(values.get(column)))
+            for column, namespace, key in self.metafields
+        }
+
     async def write(
         self,
-        rows: Sequence[tuple[RowOp, str]],
+        rows: Sequence[tuple[RowOp, str, set[str]]],
         created: set[str],
         errors: dict[str, str],
         *,
         blank: bool = False,
-    ) -> None:
+    ) -> dict[str, dict[str, str]]:
+        """Write the wanted metafield targets of each ``(op, record id, wanted)``; returns, per
+        pk, the targets confirmed as ``<hash>#<metafield id>``. A metafield whose id bcsync
+        keeps is updated without a read; the others are found with ``existing`` first (not for
+        records ``created`` in this run, which have none). ``blank`` removes every mapped one."""
+        confirmed: dict[str, dict[str, str]] = {}
         if not self.metafields or not rows:
-            return
+            return confirmed
         namespaces = sorted({ns for _, ns, _ in self.metafields})
-        to_read = sorted({cid for op, cid in rows if op.pk not in created})
+        to_read = sorted(
+            {
+                cid
+                for op, cid, wanted in rows
+                if op.pk not in created
+                and any(
+                    landed_id(op.landed.get(metafield_target(ns, key))) is None
+                    for _, ns, key in self.metafields
+                    if blank or metafield_target(ns, key) in wanted
+                )
+            }
+        )
         existing = await self.existing(to_read, namespaces)
         creates: list[Item] = []
         updates: list[Item] = []
-        deletes: list[tuple[str, int]] = []
-        for op, cid in rows:
+        deletes: list[tuple[str, int, str]] = []
+        for op, cid, wanted in rows:
             for column, namespace, key in self.metafields:
+                target = metafield_target(namespace, key)
+                if not blank and target not in wanted:
+                    continue
                 text = None if blank else metafield_text(op.values.get(column))
                 label = f"metafield {namespace}.{key}"
-                found = existing.get((cid, namespace, key))
+                found = landed_id(op.landed.get(target)) or existing.get((cid, namespace, key))
                 if text is None:
                     if found is not None:
-                        deletes.append((op.pk, found))
-                elif found is None:
-                    item = {
-                        "resource_id": int(cid),
-                        "namespace": namespace,
-                        "key": key,
-                        "value": text,
-                        "permission_set": "app_only",
-                    }
-                    creates.append((op.pk, label, item))
+                        deletes.append((op.pk, found, target))
+                    else:
+                        confirmed.setdefault(op.pk, {})[target] = digest(None)
+                    continue
+                item = {
+                    "namespace": namespace,
+                    "key": key,
+                    "value": text,
+                    "permission_set": "app_only",
+                }
+                if found is None:
+                    creates.append((op.pk, label, {"resource_id": int(cid), **item}))
                 else:
                     # Order metafield PUTs need every field, not just the changed value.
-                    item = {
-                        "id": found,
-                        "namespace": namespace,
-                        "key": key,
-                        "value": text,
-                        "permission_set": "app_only",
-                    }
-                    updates.append((op.pk, label, item))
-        tasks = [self._metafield_batch("POST", c, errors) for c in chunks(creates, METAFIELD_BATCH)]
-        tasks += [self._metafield_batch("PUT", c, errors) for c in chunks(updates, METAFIELD_BATCH)]
+                    updates.append((op.pk, label, {"id": found, **item}))
+        tasks = [
+            self._metafield_batch("POST", c, errors, confirmed)
+            for c in chunks(creates, METAFIELD_BATCH)
+        ]
+        tasks += [
+            self._metafield_batch("PUT", c, errors, confirmed)
+            for c in chunks(updates, METAFIELD_BATCH)
+        ]
         for part in chunks(deletes, METAFIELD_BATCH):
-            tasks.append(self._metafield_delete(part, errors))
+            tasks.append(self._metafield_delete(part, errors, confirmed))
         await asyncio.gather(*tasks)
+        return confirmed
 
     async def _metafield_batch(
-        self, method: str, items: Sequence[Item], errors: dict[str, str]
+        self,
+        method: str,
+        items: Sequence[Item],
+        errors: dict[str, str],
+        confirmed: dict[str, dict[str, str]],
     ) -> None:
         try:
-            await self.client.request(
+            response = await self.client.request(
                 method,
                 f"/v3/{self.resource}/metafields",
                 json=[item for _, _, item in items],
                 pks=sorted({pk for pk, _, _ in items}),
                 write_kind="create" if method == "POST" else "write",
             )
+            failed: dict[int, str] = {}
+            data = response.body.get("data") if isinstance(response.body, dict) else None
         except RequestRejectedError as exc:
-            failed = failed_indexes(exc.body)
-            for index, (pk, label, _) in enumerate(items):
-                if not failed or index in failed:
-                    message = failed.get(index) or error_text(exc.body, str(exc))
-                    add_error(errors, pk, f"{label}: {message}")
+            # A batch that partly fails applies the good items and names the bad ones.
+            failed = failed_indexes(exc.body) or dict.fromkeys(
+                range(len(items)), error_text(exc.body, str(exc))
+            )
+            data = exc.body.get("data") if isinstance(exc.body, dict) else None
+        except ApiError as exc:
+            if not isinstance(exc, Retriable):
+                raise
+            # No answer (or a server error after retries): unconfirmed, so written again (and
+            # found first) next run; a create that did land is found by that read.
+            failed = dict.fromkeys(range(len(items)), f"BigCommerce did not confirm: {exc}")
+            data = None
+        ids = {
+            (str(mf.get("resource_id")), mf.get("namespace"), mf.get("key")): mf.get("id")
+            for mf in data or []
+            if isinstance(mf, dict)
+        }
+        for index, (pk, label, item) in enumerate(items):
+            if index in failed:
+                add_error(errors, pk, f"{label}: {failed[index]}")
+                continue
+            found = item.get("id") or ids.get(
+                (str(item.get("resource_id")), item["namespace"], item["key"])
+            )
+            target = metafield_target(item["namespace"], item["key"])
+            value = digest(item["value"])
+            confirmed.setdefault(pk, {})[target] = f"{value}#{found}" if found else value
 
     async def _metafield_delete(
-        self, items: Sequence[tuple[str, int]], errors: dict[str, str]
+        self,
+        items: Sequence[tuple[str, int, str]],
+        errors: dict[str, str],
+        confirmed: dict[str, dict[str, str]],
     ) -> None:
         try:
             await self.client.request(
                 "DELETE",
                 f"/v3/{self.resource}/metafields",
-                json=[mid for _, mid in items],
-                pks=sorted({pk for pk, _ in items}),
+                json=[mid for _, mid, _ in items],
+                pks=sorted({pk for pk, _, _ in items}),
                 write_kind="write",
             )
-        except RequestRejectedError as exc:
-            for pk, _ in items:
+        except ApiError as exc:
+            if not isinstance(exc, RequestRejectedError | Retriable):
+                raise
+            for pk, _, _ in items:
                 add_error(errors, pk, f"removing metafields: {error_text(exc.body, str(exc))}")
+            return
+        for pk, _, target in items:
+            confirmed.setdefault(pk, {})[target] = digest(None)

@@ -10,6 +10,7 @@ concurrently under the store's rate governor. Every order bcsync creates carries
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -30,7 +31,9 @@ from bcsync.destinations.bigcommerce.fields import (
 )
 from bcsync.destinations.bigcommerce.metafields import MetafieldWriter
 from bcsync.destinations.bigcommerce.order_lines import check_products, products_payload
-from bcsync.errors import AmbiguousWriteError, RequestRejectedError
+from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
+from bcsync.errors import AmbiguousWriteError, ApiError, RequestRejectedError, Retriable
+from bcsync.ownership import made_by_create
 from bcsync.project import SyncConfig
 
 MODES = ("insert", "update")
@@ -49,6 +52,7 @@ class OrderObject:
         self.sync = sync
         self.client = client
         self.statuses: dict[str, int] = {}  # case-folded name or label -> status id
+        self._prepared = False  # statuses loaded: until then a status is not checked
         mapped = map_fields(sync.mappings, ORDER_FIELDS, what="order", custom={"metafield"})
         self.native = mapped.native
         self._problems = mapped.problems
@@ -89,17 +93,23 @@ class OrderObject:
             )
         return problems
 
-    async def prepare(
-        self, column_types: Mapping[str, str], *, dry_run: bool = False
-    ) -> list[Problem]:
+    def column_problems(self, column_types: Mapping[str, str]) -> list[Problem]:
         # A status may be a name or a number: checked per row against the store's statuses.
-        problems = type_problems(
+        return type_problems(
             self.sync.mappings,
             ORDER_FIELDS,
             column_types,
             what="order",
             skip=frozenset({"status_id"}),
         )
+
+    async def prepare(
+        self, column_types: Mapping[str, str], *, dry_run: bool = False
+    ) -> list[Problem]:
+        problems = self.column_problems(column_types)
+        self._prepared = True
+        if "status_id" not in self._column_of:
+            return problems  # the status list is read only when a status is mapped
         response = await self.client.request("GET", "/v2/order_statuses")
         self.statuses = {}
         for status in response.body or []:
@@ -158,7 +168,7 @@ class OrderObject:
 
     def _value(self, spec: FieldSpec, value: Any) -> Any:
         if spec.name == "status_id" and value is not None:
-            return self.status_id(value)
+            return self.status_id(value) if self._prepared else value
         if spec.name == "products":
             return products_payload(value)
         return convert(spec, value)
@@ -184,107 +194,157 @@ class OrderObject:
         return f"bcsync:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
     async def resolve(self, rows: Sequence[RowOp]) -> Decision:
+        """Decide each row's write (DESIGN §3.2, §3.8). Update mode writes the held or matched
+        order. Insert mode creates, but first settles a create left in flight, and finds the
+        order a row back from a tombstone made before, by ``external_order_id``."""
         ops: list[RowOp] = []
         outcomes: list[RowOutcome] = []
         if self.sync.mode == "update":
             match = self.sync.match
             for row in rows:
                 dest_id = row.dest_id
+                landed = row.landed
                 if dest_id is None and match is not None:
                     value = row.values.get(match.column)
                     dest_id = None if value is None else str(convert(ORDER_ID, value))
+                    landed = {}
                 if dest_id is None:
                     outcomes.append(RowOutcome(row.pk, None, "skipped", None, "no order id"))
                 else:
-                    ops.append(replace(row, op="update", dest_id=dest_id))
+                    ops.append(replace(row, op="update", dest_id=dest_id, landed=landed))
             return Decision(ops, outcomes)
-        doubtful = [row for row in rows if row.in_doubt]
-        found = dict(
+        searched = [r for r in rows if r.dest_id is None and (r.in_doubt or r.hint is not None)]
+        keys = [r.found_by or self.external_order_id(r) for r in searched]
+        orders = dict(
             zip(
-                [row.pk for row in doubtful],
-                await asyncio.gather(*(self._find(self.external_order_id(r)) for r in doubtful)),
+                [r.pk for r in searched],
+                await asyncio.gather(*(self._find(key) for key in keys)),
                 strict=True,
             )
         )
         for row in rows:
-            if row.in_doubt and found.get(row.pk) is not None:
-                # The lost create did land: adopt it instead of creating a second order.
+            order = orders.get(row.pk)
+            if order is not None and row.in_doubt and not self._made_by(row, order):
+                outcomes.append(_not_adopted(row, order))
+            elif order is not None:
+                # The order this row made before (a lost create, or before it left the model):
+                # held again; its metafields are written if they are not all there.
+                landed = {NATIVE: self.targets(row)[NATIVE]}
+                ops.append(replace(row, op="update", dest_id=str(order["id"]), landed=landed))
+            elif row.dest_id is not None and row.retry:
+                ops.append(replace(row, op="update"))  # finish its own create
+            elif row.dest_id is not None:
+                note = "insert mode does not update existing orders"
                 outcomes.append(
-                    RowOutcome(row.pk, "create", "succeeded", found[row.pk], row_hash=row.row_hash)
-                )
-            elif row.dest_id is not None and not row.in_doubt:
-                outcomes.append(
-                    RowOutcome(
-                        row.pk,
-                        None,
-                        "skipped",
-                        row.dest_id,
-                        "insert mode does not update existing orders",
-                        row.row_hash,
-                    )
+                    RowOutcome(row.pk, None, "skipped", row.dest_id, note, row.row_hash)
                 )
             else:
                 ops.append(replace(row, op="create", dest_id=None))
         return Decision(ops, outcomes)
 
+    def _made_by(self, row: RowOp, order: Mapping[str, Any]) -> bool:
+        """Evidence that a found order was made by this row's lost create: created after the
+        mark, or carrying the ``external_order_id`` bcsync makes for this sync and key."""
+        generated = self._column_of.get("external_order_id") is None
+        if generated and order.get("external_order_id") == self.external_order_id(row):
+            return True
+        return made_by_create(order, row.marked_at)
+
     def found_by(self, op: RowOp) -> str | None:
         return self.external_order_id(op)
 
-    async def find_created(self, keys: Sequence[str]) -> dict[str, str]:
-        unique = sorted(set(keys))
-        found = await asyncio.gather(*(self._find(key) for key in unique))
-        return {key: order_id for key, order_id in zip(unique, found, strict=True) if order_id}
+    async def find_created(self, marks: Sequence[tuple[str, dt.datetime | None]]) -> dict[str, str]:
+        unique = sorted({key for key, _ in marks})
+        found = dict(
+            zip(unique, await asyncio.gather(*(self._find(k) for k in unique)), strict=True)
+        )
+        result = {}
+        for key, marked_at in marks:
+            order = found.get(key)
+            generated = key.startswith("bcsync:")
+            if order is not None and (generated or made_by_create(order, marked_at)):
+                result[key] = str(order["id"])
+        return result
 
-    async def _find(self, external_order_id: str) -> str | None:
+    async def clock(self) -> dt.datetime:
+        return await self.client.store_time(self.probe_path)
+
+    async def _find(self, external_order_id: str) -> Mapping[str, Any] | None:
         response = await self.client.request(
             "GET", "/v2/orders", params={"external_order_id": external_order_id, "limit": "5"}
         )
         orders = response.body if isinstance(response.body, list) else []
-        return str(orders[0]["id"]) if orders else None
+        return orders[0] if orders else None
 
     # -- writing -----------------------------------------------------------------------------
 
-    def body(self, op: RowOp) -> dict[str, Any]:
-        create = op.op == "create"
+    def targets(self, op: RowOp) -> dict[str, str]:
+        """The row's write targets (``targets``): the order's own fields, each metafield."""
+        found = {NATIVE: digest(self._fields(op.values, create=False))}
+        found.update(self.metafield_writer.targets(op.values))
+        return found
+
+    def _fields(self, values: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
         body: dict[str, Any] = {}
         for column, spec in self.native:
             if spec.create_only and not create:
                 continue
-            value = self._value(spec, op.values.get(column))
+            value = self._value(spec, values.get(column))
             if value is None:
                 if create or spec.kind != "string":
                     continue
                 value = ""
             set_path(body, spec.name, value)
+        return body
+
+    def body(self, op: RowOp) -> dict[str, Any]:
+        create = op.op == "create"
+        body = self._fields(op.values, create=create)
         if create:
             body["external_order_id"] = self.external_order_id(op)
             body.setdefault("external_source", "bcsync")
         return body
 
+    def _wanted(self, op: RowOp) -> set[str]:
+        if op.op == "create":
+            return set(self.targets(op))
+        if self.sync.mode == "insert":
+            # Insert mode only finishes its own create, and never re-sends an order's fields
+            # (products sent again would be added as new lines).
+            return to_send(self.targets(op), op.landed, complete=True) - {NATIVE}
+        return to_send(self.targets(op), op.landed, complete=False)
+
     async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
-        results = await asyncio.gather(*(self._apply_one(op) for op in ops))
+        wanted = {op.pk: self._wanted(op) for op in ops if op.op in ("create", "update")}
+        results = await asyncio.gather(*(self._apply_one(op, wanted.get(op.pk)) for op in ops))
         done = [
-            (op, str(outcome.dest_id))
+            (op, str(outcome.dest_id), wanted[op.pk])
             for op, outcome in zip(ops, results, strict=True)
             if outcome.status == "succeeded" and op.op in ("create", "update")
         ]
         cleared = [
-            (op, str(op.dest_id))
+            (op, str(op.dest_id), set[str]())
             for op, outcome in zip(ops, results, strict=True)
             if outcome.status == "succeeded" and op.op == "clear"
         ]
         errors: dict[str, str] = {}
-        created = {op.pk for op, _ in done if op.op == "create"}
-        await self.metafield_writer.write(done, created, errors)
+        created = {op.pk for op, _, _ in done if op.op == "create"}
+        confirmed = await self.metafield_writer.write(done, created, errors)
         await self.metafield_writer.write(cleared, set(), errors, blank=True)
         final = []
-        for outcome in results:
-            if outcome.pk in errors:
-                outcome = replace(outcome, status="rejected", error=errors[outcome.pk])
+        for op, outcome in zip(ops, results, strict=True):
+            if op.pk in wanted and outcome.status == "succeeded":
+                targets = dict(confirmed.get(op.pk, {}))
+                if NATIVE in wanted[op.pk]:
+                    targets[NATIVE] = self.targets(op)[NATIVE]
+                failed = [t for t in wanted[op.pk] if t not in targets]
+                outcome = replace(outcome, landed=merge(op.landed, targets, failed))
+            if op.pk in errors:
+                outcome = replace(outcome, status="rejected", error=errors[op.pk])
             final.append(outcome)
         return final
 
-    async def _apply_one(self, op: RowOp) -> RowOutcome:
+    async def _apply_one(self, op: RowOp, wanted: set[str] | None) -> RowOutcome:
         try:
             if op.op == "create":
                 return await self._create(op)
@@ -293,10 +353,12 @@ class OrderObject:
                     "DELETE", f"/v2/orders/{int(str(op.dest_id))}", pks=[op.pk]
                 )
                 return RowOutcome(op.pk, "delete", "succeeded", op.dest_id, note="archived")
-            body = self.body(op) if op.op == "update" else self._clear_body()
             note = None
             if op.op == "clear":
+                body = self._clear_body()
                 note = "status and other required fields left as they are"
+            else:
+                body = self.body(op) if NATIVE in (wanted or set()) else {}
             if body:
                 await self.client.request(
                     "PUT", f"/v2/orders/{int(str(op.dest_id))}", json=body, pks=[op.pk]
@@ -305,7 +367,22 @@ class OrderObject:
                 op.pk, op.op, "succeeded", op.dest_id, row_hash=op.row_hash, note=note
             )
         except RequestRejectedError as exc:
-            return RowOutcome(op.pk, op.op, "rejected", op.dest_id, error_text(exc.body, str(exc)))
+            if exc.status == 404 and op.op in ("update", "clear"):
+                note = f"order {op.dest_id} does not exist in BigCommerce (any more)"
+                return RowOutcome(op.pk, op.op, "skipped", None, note, after="forget")
+            return RowOutcome(
+                op.pk,
+                op.op,
+                "rejected",
+                op.dest_id,
+                error_text(exc.body, str(exc)),
+                landed=op.landed,
+            )
+        except ApiError as exc:
+            if not isinstance(exc, Retriable):
+                raise
+            message = f"BigCommerce did not confirm the write: {exc}"
+            return RowOutcome(op.pk, op.op, "rejected", op.dest_id, message, landed=op.landed)
 
     def _clear_body(self) -> dict[str, Any]:
         return {spec.name: "" for _, spec in self.native if spec.name in CLEARABLE}
@@ -317,11 +394,25 @@ class OrderObject:
                 "POST", "/v2/orders", json=self.body(op), pks=[op.pk], write_kind="create"
             )
         except AmbiguousWriteError as exc:
+            # No definite answer: read BigCommerce before sending anything again.
             found = await self._find(external_id)
+            if found is not None and self._made_by(op, found):
+                return RowOutcome(
+                    op.pk, "create", "succeeded", str(found["id"]), row_hash=op.row_hash
+                )
             if found is not None:
-                return RowOutcome(op.pk, "create", "succeeded", found, row_hash=op.row_hash)
+                return _not_adopted(op, found)
             if settled_once:
                 return RowOutcome(op.pk, "create", "rejected", None, f"create lost twice: {exc}")
             return await self._create(op, settled_once=True)
         order_id = str(response.body["id"])
         return RowOutcome(op.pk, "create", "succeeded", order_id, row_hash=op.row_hash)
+
+
+def _not_adopted(row: RowOp, order: Mapping[str, Any]) -> RowOutcome:
+    """Insert mode found an order with the row's external_order_id that its create did not make."""
+    reason = (
+        f"order {order['id']} with external_order_id {order.get('external_order_id')!r} already "
+        "existed before this sync's create; insert mode never takes over an existing order"
+    )
+    return RowOutcome(row.pk, "create", "rejected", None, reason)
