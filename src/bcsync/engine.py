@@ -492,6 +492,14 @@ class Engine:
         outcomes: list[RowOutcome] = []
         candidates: list[RowOp] = []
         for row in chunk:
+            candidate = _row_op(kind, row)
+            if sync.mode == "insert" and candidate.dest_id is not None and not candidate.retry:
+                # Insert mode never updates a record it holds (DESIGN §3.2): nothing to check
+                # or send, and the row's hash advances.
+                note = f"insert mode does not update existing {obj.name}"
+                skipped = RowOutcome(row.pk, None, "skipped", candidate.dest_id, note, row.row_hash)
+                outcomes.append(skipped)
+                continue
             # Checks that need nothing from the store first: a chunk of rows that are invalid
             # anyway costs no call; then the ones that need its attributes or statuses.
             reason = obj.validate_row(row.values)
@@ -501,7 +509,7 @@ class Engine:
             if reason:
                 outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))
                 continue
-            candidates.append(_row_op(kind, row))
+            candidates.append(candidate)
         decision = await obj.resolve(candidates)
         outcomes.extend(decision.outcomes)
         holders = snapshot.holders([op.dest_id for op in decision.ops if op.dest_id is not None])

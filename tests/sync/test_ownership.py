@@ -24,15 +24,17 @@ WITH_METAFIELD = UPSERT_BY_EMAIL.replace(
 def post_customer(
     emulator: Any, email: str, first: str = "Foreign", *, settle: bool = True
 ) -> dict[str, Any]:
-    """A customer made outside bcsync. ``settle``: wait until the store's clock (whole
-    seconds) has moved on, so that nothing made from now on looks as old as it."""
+    """A customer made outside bcsync. ``settle``: wait until the store's clock has moved on
+    by two whole seconds: ``date_created`` has whole seconds and bcsync's reading of the store's
+    clock errs early by up to one, so a record made within that window of bcsync's create
+    cannot be told from it (README, "Known limits")."""
     with emulator.client() as http:
         response = http.post(
             "/v3/customers", json=[{"email": email, "first_name": first, "last_name": "Person"}]
         )
         assert response.status_code == 200, response.text
     if settle:
-        time.sleep(1.1)
+        time.sleep(2.1)
     return dict(response.json()["data"][0])
 
 

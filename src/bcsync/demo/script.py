@@ -226,7 +226,7 @@ def tell(demo: Demo, emulator: Any, customers: int) -> None:
     demo.bcsync("run", SYNC)
     demo.show_calls(before, "API calls of the second run: only the changes")
 
-    demo.step("5. Nothing changed: nothing to send")
+    demo.step("5. Nothing changed: not one API call")
     before = demo.stats()
     demo.bcsync("run", SYNC)
     demo.show_calls(before, "API calls of the third run")
