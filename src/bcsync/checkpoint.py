@@ -55,7 +55,10 @@ def checkpoint(
     failed: list[Failed] = []
     forgotten: list[str] = []
     released: list[tuple[str, str | None]] = []
+    displaced: list[tuple[str, str | None]] = []
     for outcome in outcomes:
+        if outcome.displaces is not None and outcome.dest_id is not None:
+            displaced.append((outcome.displaces, None))
         if outcome.after == "forget" and outcome.status != "rejected":
             forgotten.append(outcome.pk)
         elif outcome.after == "release" and outcome.status != "rejected":
@@ -71,6 +74,7 @@ def checkpoint(
                     outcome.dest_id,
                     fast_hash if row_hash is not None and row_hash == outcome.row_hash else None,
                     landed_json(outcome.landed),
+                    outcome.found_key,
                 )
             )
         elif outcome.status == "rejected":
@@ -85,8 +89,8 @@ def checkpoint(
             tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
         elif outcome.status == "invalid":
             tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
-    if confirmed:
-        snapshot.confirm(confirmed)
+    if confirmed or displaced:
+        snapshot.confirm(confirmed, release=displaced)
     if failed:
         snapshot.fail(failed)
     if forgotten:

@@ -510,12 +510,25 @@ class Engine:
                 outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))
                 continue
             candidates.append(candidate)
+        candidates = self._found_again(obj, snapshot, changes, candidates)
         decision = await obj.resolve(candidates)
         outcomes.extend(decision.outcomes)
         holders = snapshot.holders([op.dest_id for op in decision.ops if op.dest_id is not None])
-        ops, refused = claim(decision.ops, holders, changes.leaving, obj.name.rstrip("s"))
+        ops, refused, displaced = claim(
+            decision.ops, holders, changes.leaving, obj.name.rstrip("s")
+        )
         outcomes.extend(refused)
-        sent = await self._apply(obj, snapshot, ops)
+        keys = {op.pk: obj.found_by(op) for op in ops}
+        # A row holds a record it matched (not made) only once a write to it landed: a rejected
+        # write must not keep another row from that record for good.
+        matched = {c.pk for c in candidates if not c.in_doubt and c.dest_id is None}
+        sent = []
+        for o in await self._apply(obj, snapshot, ops):
+            if o.status != "rejected":
+                o = replace(o, displaces=displaced.get(o.pk), found_key=keys.get(o.pk))
+            elif o.op == "update" and o.pk in matched:
+                o = replace(o, dest_id=None)
+            sent.append(o)
         # A held record deleted outside bcsync (gone is gone): upsert makes it anew.
         gone = {o.pk for o in sent if o.after == "forget" and o.op == "update"}
         if gone and sync.mode == "upsert":
@@ -527,6 +540,25 @@ class Engine:
             remade = {o.pk: o for o in await self._apply(obj, snapshot, again)}
             sent = [_remade(o, remade[o.pk]) if o.pk in remade else o for o in sent]
         return outcomes + sent
+
+    @staticmethod
+    def _found_again(
+        obj: DestinationObject, snapshot: Snapshot, changes: ChangeSet, rows: Sequence[RowOp]
+    ) -> list[RowOp]:
+        """New rows whose key (an email, an external_order_id) is that of a record this sync
+        made for a row that left (a tombstone, or a row leaving in this run) carry that record
+        as their hint: the record moves to them instead of being made twice (DESIGN §3.8)."""
+        new = {op.pk: obj.found_by(op) for op in rows if op.dest_id is None and op.hint is None}
+        keys = [key for key in new.values() if key]
+        if not keys:
+            return list(rows)
+        found = snapshot.tombstones_by_key(keys, changes.removed_keys())
+        return [
+            replace(op, hint=found[key])
+            if (key := new.get(op.pk)) is not None and key in found
+            else op
+            for op in rows
+        ]
 
     async def _apply(
         self, obj: DestinationObject, snapshot: Snapshot, ops: Sequence[RowOp]

@@ -49,12 +49,14 @@ def claim(
     holders: Mapping[str, Sequence[str]],
     leaving: Callable[[Collection[str]], set[str]],
     what: str,
-) -> tuple[list[RowOp], list[RowOutcome]]:
+) -> tuple[list[RowOp], list[RowOutcome], dict[str, str]]:
     """Keep the writes whose record no other live row holds (rule 1); reject the others.
 
     ``holders`` maps record ids to the rows holding each (from the snapshot); ``leaving`` says
     which of some rows left the model in this run. Within ``ops``, a record wanted by several
-    rows goes to its holder, or else to the first row by key."""
+    rows goes to its holder, or else to the first row by key. Also returns, per kept row that
+    takes a record over from a leaving row, that row: it must be released in the same step
+    that confirms the new holder, so a crash never leaves two rows holding one record."""
     writing = {op.pk for op in ops}
     others = {pk for op in ops for pk in holders.get(str(op.dest_id), ())} - writing
     gone = leaving(others) if others else set()
@@ -66,17 +68,21 @@ def claim(
         taken.setdefault(op.dest_id, live[0] if live else op.pk)
     kept: list[RowOp] = []
     rejected: list[RowOutcome] = []
+    displaced: dict[str, str] = {}
     for op in ops:
         owner = taken.get(str(op.dest_id), op.pk) if op.dest_id is not None else op.pk
         if owner == op.pk:
             kept.append(op)
+            leaving_holders = [pk for pk in holders.get(str(op.dest_id), ()) if pk in gone]
+            if leaving_holders:
+                displaced[op.pk] = leaving_holders[0]
         else:
             reason = (
                 f"{what} {op.dest_id} is already the record of row '{owner}' of this sync; "
                 "a record is held by one row only"
             )
             rejected.append(RowOutcome(op.pk, op.op, "rejected", None, reason))
-    return kept, rejected
+    return kept, rejected, displaced
 
 
 def split_removed(

@@ -542,6 +542,15 @@ class ChangeSet:
         for table in self._slices("removed", chunk):
             yield self._entries_of(table)
 
+    def removed_keys(self) -> list[str]:
+        """The primary keys of every removed entry (a few: rows that left since the last run)."""
+        low, high = self._ranges.get("removed", (1, 0))
+        rows = self._conn.execute(
+            f"SELECT pk FROM {self._changes} WHERE rowid BETWEEN $low AND $high",
+            {"low": low, "high": high},
+        ).fetchall()
+        return [str(pk) for (pk,) in rows]
+
     def leaving(self, pks: Collection[str]) -> set[str]:
         """Which of ``pks`` left the model in this plan (their entries are *removed*)."""
         if not pks:
@@ -635,6 +644,7 @@ class ChangeSet:
                 pending_key=pending_key,
                 pending_at=pending_at,
                 landed=landed,
+                found_key=found_key,
             )
             if pk is not None
             else None
@@ -650,6 +660,7 @@ class ChangeSet:
                 pending_key,
                 pending_at,
                 landed,
+                found_key,
             ) in zip(*(columns[name] for name in ENTRY_COLUMNS), strict=True)
         ]
 

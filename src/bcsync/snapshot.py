@@ -34,8 +34,9 @@ BigCommerce's row messages, which carry no credentials.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -69,6 +70,7 @@ ENTRY_COLUMNS = (
     "pending_key",
     "pending_at",
     "landed",
+    "found_key",
 )
 
 _SCHEMA = """
@@ -85,7 +87,8 @@ CREATE TABLE IF NOT EXISTS snapshot (
     pk_int BIGINT,
     pending_key VARCHAR,
     pending_at TIMESTAMPTZ,
-    landed VARCHAR
+    landed VARCHAR,
+    found_key VARCHAR
 );
 CREATE TABLE IF NOT EXISTS snapshot_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 INSERT INTO snapshot_meta VALUES ('format', '3') ON CONFLICT DO NOTHING;
@@ -110,6 +113,7 @@ _MIGRATIONS = {
     "2": """
     ALTER TABLE snapshot ADD COLUMN pending_at TIMESTAMPTZ;
     ALTER TABLE snapshot ADD COLUMN landed VARCHAR;
+    ALTER TABLE snapshot ADD COLUMN found_key VARCHAR;
     UPDATE snapshot_meta SET value = '3' WHERE key = 'format';
     """,
 }
@@ -132,6 +136,7 @@ class SnapshotEntry(NamedTuple):
     pending_key: str | None = None
     pending_at: dt.datetime | None = None  # when the write was marked, in the store's clock
     landed: str | None = None  # JSON: write target -> what BigCommerce confirmed (see module)
+    found_key: str | None = None  # how its record is found (email as sent, external_order_id)
 
     @property
     def in_doubt(self) -> bool:
@@ -156,6 +161,7 @@ class Confirmed:
     dest_id: str | None
     fast_hash: int | None = None  # the quick hash of the written values, when known
     landed: str | None = None  # JSON of the targets confirmed (None keeps the stored one)
+    found_key: str | None = None  # how the record is found again (None keeps the stored one)
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,7 @@ def entry_from_row(row: dict[str, Any]) -> SnapshotEntry:
         pending_key=row.get("pending_key"),
         pending_at=row.get("pending_at"),
         landed=row.get("landed"),
+        found_key=row.get("found_key"),
     )
 
 
@@ -216,6 +223,7 @@ class Snapshot:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self._nested = False  # inside ``_transaction``: writes do not commit on their own
             self._conn = duckdb.connect(str(self.path))
             self._conn.execute("SET TimeZone = 'UTC'")
             self._conn.execute(f"SET memory_limit = '{memory_limit}'")
@@ -388,8 +396,17 @@ class Snapshot:
             batch,
         )
 
-    def confirm(self, items: Sequence[Confirmed]) -> None:
-        """BigCommerce confirmed these writes: the entries advance to the written hash."""
+    def confirm(
+        self, items: Sequence[Confirmed], release: Sequence[tuple[str, str | None]] = ()
+    ) -> None:
+        """BigCommerce confirmed these writes: the entries advance to the written hash. In the
+        same transaction, the rows in ``release`` (whose records these writes took over) become
+        tombstones, so no crash leaves two rows holding one record."""
+        if release:
+            with self._transaction():
+                self.release(release)
+                self.confirm(items)
+            return
         unique = _last_wins(items, lambda c: c.pk)
         batch = pa.table(
             {
@@ -398,13 +415,15 @@ class Snapshot:
                 "dest_id": pa.array([c.dest_id for c in unique], pa.string()),
                 "fast_hash": pa.array([c.fast_hash for c in unique], pa.uint64()),
                 "landed": pa.array([c.landed for c in unique], pa.string()),
+                "found_key": pa.array([c.found_key for c in unique], pa.string()),
             }
         )
         self._write(
             f"""
-            INSERT INTO snapshot
-                (pk, row_hash, dest_id, status, attempts, updated_at, fast_hash, pk_int, landed)
-            SELECT pk, row_hash, dest_id, 'synced', 0, now(), fast_hash, {PK_INT}, landed
+            INSERT INTO snapshot (pk, row_hash, dest_id, status, attempts, updated_at, fast_hash,
+                                  pk_int, landed, found_key)
+            SELECT pk, row_hash, dest_id, 'synced', 0, now(), fast_hash, {PK_INT}, landed,
+                   found_key
             FROM batch
             ON CONFLICT (pk) DO UPDATE SET
                 row_hash = excluded.row_hash,
@@ -412,7 +431,8 @@ class Snapshot:
                 status = 'synced', attempts = 0, last_error = NULL, pending_op = NULL,
                 pending_key = NULL, pending_at = NULL, updated_at = excluded.updated_at,
                 fast_hash = excluded.fast_hash,
-                landed = coalesce(excluded.landed, snapshot.landed)
+                landed = coalesce(excluded.landed, snapshot.landed),
+                found_key = coalesce(excluded.found_key, snapshot.found_key)
             """,
             batch,
         )
@@ -451,6 +471,33 @@ class Snapshot:
         """Drop entries: rows whose record was deleted, or that never made one."""
         batch = pa.table({"pk": pa.array(list(pks), pa.string())})
         self._write("DELETE FROM snapshot WHERE pk IN (SELECT pk FROM batch)", batch)
+
+    def tombstones_by_key(self, keys: Sequence[str], leaving: Sequence[str]) -> dict[str, str]:
+        """Records found by these keys (compared without case) that a tombstone, or a row in
+        ``leaving``, remembers: key → record id. A new row with such a key takes its record
+        over instead of making another (a primary key change; DESIGN §3.8)."""
+        if not keys:
+            return {}
+        wanted = pa.table({"k": pa.array(sorted({k.lower() for k in keys}), pa.string())})
+        gone = pa.table({"pk": pa.array(sorted(set(leaving)), pa.string())})
+        self._conn.register("wanted", wanted)
+        self._conn.register("gone", gone)
+        try:
+            rows = self._conn.execute(
+                """
+                SELECT lower(found_key), dest_id FROM snapshot
+                WHERE dest_id IS NOT NULL AND lower(found_key) IN (SELECT k FROM wanted)
+                  AND (status = 'released' OR pk IN (SELECT pk FROM gone))
+                ORDER BY status = 'released', updated_at DESC
+                """
+            ).fetchall()
+        finally:
+            self._conn.unregister("wanted")
+            self._conn.unregister("gone")
+        found: dict[str, str] = {}
+        for key, dest_id in rows:
+            found.setdefault(str(key), str(dest_id))
+        return {k: found[k.lower()] for k in keys if k.lower() in found}
 
     def release(self, items: Sequence[tuple[str, str | None]]) -> None:
         """Rows that left the model and whose record stays (left alone, cleared, or now held by
@@ -504,18 +551,37 @@ class Snapshot:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Several writes as one transaction (the writes inside do not commit on their own)."""
+        conn = self._conn
+        conn.execute("BEGIN TRANSACTION")
+        self._nested = True
+        try:
+            yield
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._nested = False
+
     def _write(self, sql: str, batch: pa.Table | None) -> None:
         if batch is not None and batch.num_rows == 0:
             return
         conn = self._conn
+        own = not self._nested
         try:
-            conn.execute("BEGIN TRANSACTION")
+            if own:
+                conn.execute("BEGIN TRANSACTION")
             if batch is not None:
                 conn.register("batch", batch)
             conn.execute(sql)
-            conn.execute("COMMIT")
+            if own:
+                conn.execute("COMMIT")
         except duckdb.Error as exc:
-            conn.execute("ROLLBACK")
+            if own:
+                conn.execute("ROLLBACK")
             raise StateError(f"snapshot {self.path}: write failed: {exc}") from exc
         finally:
             if batch is not None:

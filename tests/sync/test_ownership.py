@@ -305,3 +305,45 @@ def test_13_a_changed_email_is_sent_when_email_is_only_the_match_column(
     sync_project.load("customers", [customer(1, email="new@example.com")])
     assert sync_project.run("customers").status == "success"
     assert list(store_customers(emulator)) == ["new@example.com"]
+
+
+def test_2_after_a_reset_insert_mode_holds_its_orders_again_and_updates_nothing(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("orders", [order(1)])
+    sync_project.configure(INSERT_ORDERS)
+    assert sync_project.run("orders").status == "success"
+    sync_project.load("orders", [order(1, channel="marketplace")])
+    assert sync_project.run("orders").counts["skipped"] == 1  # insert mode: not sent
+    assert sync_project.cli("state", "reset", "orders", "--yes").returncode == 0
+    result = sync_project.run("orders")
+    assert result.status == "success", result.rejected_rows
+    # Held again, but insert mode never updates: the order keeps what it was created with.
+    [held] = live_orders(emulator)
+    assert [m["value"] for m in held["metafields"]] == ["phone"]
+    assert sync_project.run("orders").api_calls == 0
+
+
+def test_1_insert_mode_moves_a_customer_to_its_rows_new_key(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    config = UPSERT_BY_EMAIL.replace("mode: upsert", "mode: insert") + "  on_delete: clear\n"
+    sync_project.load("customers", [customer(1), customer(2)])
+    sync_project.configure(config)
+    assert sync_project.run("customers").status == "success"
+    original = store_customers(emulator)["user1@example.com"]["id"]
+    # Row 1 gets a new primary key (same email): the customer moves to it, nothing is cleared.
+    sync_project.load("customers", [customer(10, email="user1@example.com"), customer(2)])
+    result = sync_project.run("customers", override_guards=True)
+    assert result.status == "success", (result.error, result.rejected_rows)
+    held = store_customers(emulator)["user1@example.com"]
+    assert held["id"] == original and held["first_name"] == "First10"
+    assert held["phone"] == "555-0010"  # not cleared by the old key's removal
+    assert sync_project.run("customers").api_calls == 0
+    # The old key comes back: the customer is row 10's now, so it is rejected, not shared.
+    sync_project.load(
+        "customers", [customer(1), customer(10, email="user1@example.com"), customer(2)]
+    )
+    again = sync_project.run("customers")
+    assert [r["pk"] for r in again.rejected_rows] == ["1"]
+    assert store_customers(emulator)["user1@example.com"]["first_name"] == "First10"

@@ -58,6 +58,8 @@ class RowOutcome:
     note: str | None = None  # e.g. "required fields left as they are: email"
     landed: Mapping[str, Any] | None = None  # the targets confirmed so far (None: unchanged)
     after: After | None = None  # forget or release the row's entry, whatever the status
+    displaces: str | None = None  # a leaving row whose record this write took over
+    found_key: str | None = None  # how the record is found again (kept in the snapshot)
 
 
 @dataclass(frozen=True)

@@ -173,11 +173,11 @@ class CustomerObject:
         unmatched: list[RowOp] = []
         for row in rows:
             record = settled.get(_norm_email(row.found_by)) if row.found_by else None
-            if row.in_doubt and record is not None:
-                if mode == "insert" and not made_by_create(record, row.marked_at):
-                    outcomes.append(_not_adopted(row, record))
-                else:  # the lost create landed: this row holds it, and writes all its targets
-                    ops.append(replace(row, op="update", dest_id=str(record["id"]), landed={}))
+            if row.in_doubt and record is not None and made_by_create(record, row.marked_at):
+                # The lost create landed: this row holds it, and writes all its targets.
+                ops.append(replace(row, op="update", dest_id=str(record["id"]), landed={}))
+            elif row.in_doubt and record is not None and mode == "insert":
+                outcomes.append(_not_adopted(row, record))  # it was there before: not ours
             elif row.dest_id is not None and not row.in_doubt:
                 if mode == "insert" and not row.retry:
                     note = "insert mode does not update existing customers"
@@ -252,6 +252,12 @@ class CustomerObject:
             record = from_email.get(_norm_email(email))
             if record is not None:
                 found[pk] = str(record["id"])
+        if self.sync.mode != "insert":
+            # Nothing matched, but the row made or held a customer before (it left and came
+            # back, or its key changed): that customer, if it still exists (DESIGN §3.8).
+            hinted = {row.pk: str(row.hint) for row in rows if row.hint and row.pk not in found}
+            alive = await self.lookup(sorted(set(hinted.values())), by="id")
+            found.update({pk: hint for pk, hint in hinted.items() if hint in alive})
         return found
 
     def found_by(self, op: RowOp) -> str | None:

@@ -141,11 +141,13 @@ class MetafieldWriter:
         errors: dict[str, str],
         *,
         blank: bool = False,
+        overwrite: bool = True,
     ) -> dict[str, dict[str, str]]:
         """Write the wanted metafield targets of each ``(op, record id, wanted)``; returns, per
         pk, the targets confirmed as ``<hash>#<metafield id>``. A metafield whose id bcsync
         keeps is updated without a read; the others are found with ``existing`` first (not for
-        records ``created`` in this run, which have none). ``blank`` removes every mapped one."""
+        records ``created`` in this run, which have none). ``blank`` removes every mapped one;
+        without ``overwrite`` (insert mode) a metafield already there is left as it is."""
         confirmed: dict[str, dict[str, str]] = {}
         if not self.metafields or not rows:
             return confirmed
@@ -186,7 +188,9 @@ class MetafieldWriter:
                     "value": text,
                     "permission_set": "app_only",
                 }
-                if found is None:
+                if found is not None and not overwrite:
+                    confirmed.setdefault(op.pk, {})[target] = f"{digest(text)}#{found}"
+                elif found is None:
                     creates.append((op.pk, label, {"resource_id": int(cid), **item}))
                 else:
                     # Order metafield PUTs need every field, not just the changed value.

@@ -227,8 +227,8 @@ class OrderObject:
             if order is not None and row.in_doubt and not self._made_by(row, order):
                 outcomes.append(_not_adopted(row, order))
             elif order is not None:
-                # The order this row made before (a lost create, or before it left the model):
-                # held again; its metafields are written if they are not all there.
+                # The order this row made before (a lost create, or before it left the model or
+                # the state was reset): held again; metafields it lacks are added.
                 landed = {NATIVE: self.targets(row)[NATIVE]}
                 ops.append(replace(row, op="update", dest_id=str(order["id"]), landed=landed))
             elif row.dest_id is not None and row.retry:
@@ -329,7 +329,9 @@ class OrderObject:
         ]
         errors: dict[str, str] = {}
         created = {op.pk for op, _, _ in done if op.op == "create"}
-        confirmed = await self.metafield_writer.write(done, created, errors)
+        # Insert mode only fills in what an order it holds lacks; it never updates a value.
+        overwrite = self.sync.mode != "insert"
+        confirmed = await self.metafield_writer.write(done, created, errors, overwrite=overwrite)
         await self.metafield_writer.write(cleared, set(), errors, blank=True)
         final = []
         for op, outcome in zip(ops, results, strict=True):
