@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -523,7 +523,7 @@ class Engine:
         # write must not keep another row from that record for good.
         matched = {c.pk for c in candidates if not c.in_doubt and c.dest_id is None}
         sent = []
-        for o in await self._apply(obj, snapshot, ops):
+        for o in await self._apply(obj, snapshot, ops, matched):
             if o.status != "rejected":
                 o = replace(o, displaces=displaced.get(o.pk), found_key=keys.get(o.pk))
             elif o.op == "update" and o.pk in matched:
@@ -561,10 +561,22 @@ class Engine:
         ]
 
     async def _apply(
-        self, obj: DestinationObject, snapshot: Snapshot, ops: Sequence[RowOp]
+        self,
+        obj: DestinationObject,
+        snapshot: Snapshot,
+        ops: Sequence[RowOp],
+        matched: Collection[str] = (),
     ) -> list[RowOutcome]:
         """Send ``ops``; creates are marked in flight first, with the key they are found by and
-        the store's time, so that a lost one is settled by reading BigCommerce (DESIGN §3.8)."""
+        the store's time, so that a lost one is settled by reading BigCommerce (DESIGN §3.8).
+        So are first writes to a record the row has just matched (``matched``), with that
+        record's id, so that a run killed after the write landed finds the same record again
+        even if the row's email changes meanwhile."""
+        first = [op for op in ops if op.op == "update" and op.pk in matched]
+        if first:
+            snapshot.mark_pending(
+                [(op.pk, "update") for op in first], {op.pk: op.dest_id for op in first}
+            )
         creates = [op for op in ops if op.op == "create"]
         if creates:
             at = await obj.clock()
@@ -586,7 +598,9 @@ class Engine:
         # A create in flight when a run died, whose row has left the model since: if it landed
         # (and was made by that create), its record is this sync's like any other.
         lost = [
-            (e.pending_key, e.pending_at) for e in entries if e.dest_id is None and e.pending_key
+            (e.pending_key, e.pending_at)
+            for e in entries
+            if e.dest_id is None and e.pending_key and e.pending_op == "create"
         ]
         found = await obj.find_created(lost) if lost else {}
         located = [e._replace(dest_id=e.dest_id or found.get(e.pending_key or "")) for e in entries]
@@ -595,7 +609,11 @@ class Engine:
         ops: list[RowOp] = []
         for e in mine:
             if e.dest_id is None:
-                note = "its create never reached BigCommerce"
+                note = (
+                    "its create never reached BigCommerce"
+                    if e.pending_op != "update"
+                    else "its first write to a matched record was never confirmed; left as it is"
+                )
                 outcomes.append(
                     RowOutcome(e.pk, None, "succeeded", None, note=note, after="forget")
                 )
@@ -621,6 +639,8 @@ def _row_op(kind: str, row: PlannedRow) -> RowOp:
     if entry is None:
         return RowOp(row.pk, "create", row.values, row.row_hash)
     in_doubt = entry.pending_op == "create"
+    # A first write to a record it had matched was in flight: that record, found again.
+    was_writing = entry.pending_key if entry.pending_op == "update" else None
     return RowOp(
         pk=row.pk,
         op="create" if kind == "added" else "update",
@@ -632,7 +652,7 @@ def _row_op(kind: str, row: PlannedRow) -> RowOp:
         marked_at=entry.pending_at if in_doubt else None,
         landed=landed_of(entry.landed),
         retry=entry.status == "failed",
-        hint=entry.dest_id if entry.status == "released" else None,
+        hint=was_writing or (entry.dest_id if entry.status == "released" else None),
     )
 
 

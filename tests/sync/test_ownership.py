@@ -347,3 +347,21 @@ def test_1_insert_mode_moves_a_customer_to_its_rows_new_key(
     again = sync_project.run("customers")
     assert [r["pk"] for r in again.rejected_rows] == ["1"]
     assert store_customers(emulator)["user1@example.com"]["first_name"] == "First10"
+
+
+def test_a_first_write_to_a_matched_customer_is_found_again_after_a_kill(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    matched = post_customer(emulator, "user1@example.com", settle=False)
+    sync_project.load("customers", [customer(1)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    # A run matched row 1 to that customer and was killed with its update in flight (it
+    # landed); then the row's email changed.
+    with Snapshot(snapshot_path(sync_project.dir, "customers")) as snapshot:
+        snapshot.mark_pending([("1", "update")], {"1": str(matched["id"])})
+    sync_project.load("customers", [customer(1, email="moved@example.com")])
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    held = store_customers(emulator)
+    assert list(held) == ["moved@example.com"]  # the same customer, not a second one
+    assert held["moved@example.com"]["id"] == matched["id"]
