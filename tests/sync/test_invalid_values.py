@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from tests.fixtures.projects import SyncProject
+from tests.sync.test_orders_sync import INSERT_ORDERS
 
 ACCEPTS = "is not a number BigCommerce accepts"
 
@@ -62,27 +63,15 @@ EXPECTED_CUSTOMER_REASONS = {  # pk: (column, problem)
     "6": ("scores", f"(metafield warehouse.scores): NaN at [1] {ACCEPTS}"),
 }
 
-ORDERS = """\
-orders:
-  destination: store
-  object: orders
-  model:
-    table: orders
-    primary_key: order_key
-  mode: insert
-  mappings:
-    - {column: first_name, field: billing_address.first_name}
-    - {column: last_name, field: billing_address.last_name}
-    - {column: street, field: billing_address.street_1}
-    - {column: city, field: billing_address.city}
-    - {column: zip, field: billing_address.zip}
-    - {column: country, field: billing_address.country_iso2}
-    - {column: email, field: billing_address.email}
-    - {column: products, field: products}
-    - {column: status, field: status_id}
-    - {column: discount, field: discount_amount}
-    - {column: margin, field: metafields.warehouse.margin}
-"""
+# The orders sync of the orders tests, with a money field and a numeric metafield instead of
+# the note and the channel.
+ORDERS = INSERT_ORDERS.replace(
+    "    - {column: note, field: staff_notes}\n"
+    "    - {column: channel, field: metafields.warehouse.channel}\n",
+    "    - {column: discount, field: discount_amount}\n"
+    "    - {column: margin, field: metafields.warehouse.margin}\n",
+)
+assert "margin" in ORDERS
 
 
 def product(**extra: Any) -> dict[str, Any]:
