@@ -409,15 +409,18 @@ class Engine:
                 tally.counts["planned"] = total
                 prepared = False
 
-                async def prepare() -> None:
-                    # Only when something goes to the store: an unchanged model, or rows that
-                    # are invalid anyway, cost no API call at all.
+                async def prepare() -> bool:
+                    """Load what the store defines, the first time only (then True): only when
+                    something goes to the store, so an unchanged model, or rows that are
+                    invalid anyway, cost no API call at all."""
                     nonlocal prepared
-                    if not prepared:
-                        problems = await obj.prepare(column_types, dry_run=False)
-                        if problems:
-                            raise ConfigError("\n".join(self._located(sync, problems)))
-                        prepared = True
+                    if prepared:
+                        return False
+                    problems = await obj.prepare(column_types, dry_run=False)
+                    if problems:
+                        raise ConfigError("\n".join(self._located(sync, problems)))
+                    prepared = True
+                    return True
 
                 self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
                 self._set_status(store, sync, run_id, "syncing")
@@ -487,7 +490,7 @@ class Engine:
         changes: ChangeSet,
         kind: str,
         chunk: Sequence[PlannedRow],
-        prepare: Callable[[], Awaitable[None]],
+        prepare: Callable[[], Awaitable[bool]],
     ) -> list[RowOutcome]:
         outcomes: list[RowOutcome] = []
         candidates: list[RowOp] = []
@@ -501,10 +504,10 @@ class Engine:
                 outcomes.append(skipped)
                 continue
             # Checks that need nothing from the store first: a chunk of rows that are invalid
-            # anyway costs no call; then the ones that need its attributes or statuses.
+            # anyway costs no call. The first valid row loads the store's attributes or
+            # statuses, and is checked again against them (the rows after it once only).
             reason = obj.validate_row(row.values)
-            if reason is None:
-                await prepare()
+            if reason is None and await prepare():
                 reason = obj.validate_row(row.values)
             if reason:
                 outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))

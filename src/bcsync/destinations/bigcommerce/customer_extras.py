@@ -9,7 +9,7 @@ endpoints (a metafield's value cannot be blank).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bcsync.destinations.base import Problem, RowOp
@@ -176,7 +176,7 @@ class CustomerExtras:
         return inline
 
     async def write(
-        self, rows: Sequence[tuple[RowOp, str, set[str]]], created: set[str]
+        self, rows: Sequence[tuple[RowOp, str, Collection[str]]], created: set[str]
     ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """Write the wanted attribute and metafield targets of customers just written (a
         customer ``created`` in this run already carries its attribute values). Returns the

@@ -326,7 +326,7 @@ class CustomerObject:
         await asyncio.gather(*tasks)
         # The new customers' metafields all at once: full batches, not one per 10 customers.
         done = [op for op in creates if op.pk in written]
-        await self._finish(done, written, {op.pk: set(self.targets(op)) for op in done}, outcomes)
+        await self._finish(done, written, {op.pk: self.targets(op) for op in done}, outcomes)
         return [outcomes[op.pk] for op in ops]
 
     def _fields(self, values: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
@@ -392,7 +392,7 @@ class CustomerObject:
                 )
         await self._finish([op for op in ops if op.pk in written], written, wanted, outcomes)
 
-    def _wanted(self, op: RowOp) -> set[str]:
+    def _wanted(self, op: RowOp) -> dict[str, str]:
         complete = self.sync.mode == "insert"  # insert mode only finishes its own create
         return to_send(self.targets(op), op.landed, complete=complete)
 
@@ -407,7 +407,7 @@ class CustomerObject:
         self,
         done: Sequence[RowOp],
         written: Mapping[str, str],
-        wanted: Mapping[str, set[str]],
+        wanted: Mapping[str, Mapping[str, str]],
         outcomes: dict[str, RowOutcome],
     ) -> None:
         """Write the custom-field targets of customers whose own fields landed, and settle
@@ -417,7 +417,8 @@ class CustomerObject:
             [(op, written[op.pk], wanted[op.pk]) for op in done], created
         )
         for op in done:
-            targets = {NATIVE: self.targets(op)[NATIVE]} if NATIVE in wanted[op.pk] else {}
+            native = wanted[op.pk].get(NATIVE)
+            targets = {NATIVE: native} if native is not None else {}
             targets.update(confirmed.get(op.pk, {}))
             error = errors.get(op.pk)
             failed = [t for t in wanted[op.pk] if t not in targets]

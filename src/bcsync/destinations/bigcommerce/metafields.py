@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 from bcsync.destinations.base import RowOp
@@ -136,7 +136,7 @@ class MetafieldWriter:
 
     async def write(
         self,
-        rows: Sequence[tuple[RowOp, str, set[str]]],
+        rows: Sequence[tuple[RowOp, str, Collection[str]]],
         created: set[str],
         errors: dict[str, str],
         *,

@@ -305,14 +305,18 @@ class OrderObject:
             body.setdefault("external_source", "bcsync")
         return body
 
-    def _wanted(self, op: RowOp) -> set[str]:
+    def _wanted(self, op: RowOp) -> dict[str, str]:
+        """The targets ``op`` writes, with their hashes."""
+        targets = self.targets(op)
         if op.op == "create":
-            return set(self.targets(op))
+            return targets
         if self.sync.mode == "insert":
             # Insert mode only finishes its own create, and never re-sends an order's fields
             # (products sent again would be added as new lines).
-            return to_send(self.targets(op), op.landed, complete=True) - {NATIVE}
-        return to_send(self.targets(op), op.landed, complete=False)
+            wanted = to_send(targets, op.landed, complete=True)
+            wanted.pop(NATIVE, None)
+            return wanted
+        return to_send(targets, op.landed, complete=False)
 
     async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
         wanted = {op.pk: self._wanted(op) for op in ops if op.op in ("create", "update")}
@@ -323,7 +327,7 @@ class OrderObject:
             if outcome.status == "succeeded" and op.op in ("create", "update")
         ]
         cleared = [
-            (op, str(op.dest_id), set[str]())
+            (op, str(op.dest_id), ())
             for op, outcome in zip(ops, results, strict=True)
             if outcome.status == "succeeded" and op.op == "clear"
         ]
@@ -338,7 +342,7 @@ class OrderObject:
             if op.pk in wanted and outcome.status == "succeeded":
                 targets = dict(confirmed.get(op.pk, {}))
                 if NATIVE in wanted[op.pk]:
-                    targets[NATIVE] = self.targets(op)[NATIVE]
+                    targets[NATIVE] = wanted[op.pk][NATIVE]
                 failed = [t for t in wanted[op.pk] if t not in targets]
                 outcome = replace(outcome, landed=merge(op.landed, targets, failed))
             if op.pk in errors:
@@ -346,7 +350,7 @@ class OrderObject:
             final.append(outcome)
         return final
 
-    async def _apply_one(self, op: RowOp, wanted: set[str] | None) -> RowOutcome:
+    async def _apply_one(self, op: RowOp, wanted: Mapping[str, str] | None) -> RowOutcome:
         try:
             if op.op == "create":
                 return await self._create(op)
@@ -360,7 +364,7 @@ class OrderObject:
                 body = self._clear_body()
                 note = "status and other required fields left as they are"
             else:
-                body = self.body(op) if NATIVE in (wanted or set()) else {}
+                body = self.body(op) if NATIVE in (wanted or {}) else {}
             if body:
                 await self.client.request(
                     "PUT", f"/v2/orders/{int(str(op.dest_id))}", json=body, pks=[op.pk]

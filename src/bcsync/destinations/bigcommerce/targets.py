@@ -44,12 +44,16 @@ def landed_id(value: Any) -> int | None:
     return int(found) if found.isdigit() else None
 
 
-def to_send(targets: Mapping[str, str], landed: Mapping[str, Any], *, complete: bool) -> set[str]:
-    """The targets to write: those whose payload differs from what landed, or with
-    ``complete`` (insert mode finishing its own create), only those that never landed."""
+def to_send(
+    targets: Mapping[str, str], landed: Mapping[str, Any], *, complete: bool
+) -> dict[str, str]:
+    """The targets to write, with their hashes: those whose payload differs from what landed,
+    or with ``complete`` (insert mode finishing its own create), only those that never landed."""
     if complete:
-        return {name for name in targets if name not in landed}
-    return {name for name, value in targets.items() if landed_hash(landed.get(name)) != value}
+        return {name: value for name, value in targets.items() if name not in landed}
+    return {
+        name: value for name, value in targets.items() if landed_hash(landed.get(name)) != value
+    }
 
 
 def merge(
