@@ -4,6 +4,7 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.fixtures.postgres",
+    "tests.fixtures.postgres_roles",
     "tests.fixtures.contract",
     "tests.fixtures.emulator",
     "tests.fixtures.projects",

@@ -334,7 +334,7 @@ def test_lists_structs_and_json_are_canonical(snapshot: Snapshot) -> None:
         "id": 1,
         "products": [{"sku": "A", "qty": 1}],
         "address": {"city": "Oslo", "zip": "0150"},
-        "meta": {"b": 1, "a": [1.0, "x"]},
+        "meta": '{"a":[1,"x"],"b":1}',  # canonical JSON text: exact, keys sorted
     }
     confirm_all(snapshot, first)
 
@@ -365,7 +365,7 @@ def test_nested_lists_keep_their_shape(snapshot: Snapshot) -> None:
 def test_text_that_is_not_json_is_kept_as_text(snapshot: Snapshot) -> None:
     meta = pa.array(['{"a": 1}', "{not json"], pa.json_())
     result = diff(snapshot, pa.table({"id": [1, 2], "meta": meta}), columns=["meta"])
-    assert [row.values["meta"] for row in result["added"]] == [{"a": 1}, "{not json"]
+    assert [row.values["meta"] for row in result["added"]] == ['{"a":1}', "{not json"]
 
 
 def test_the_primary_key_may_also_be_a_mapped_column(snapshot: Snapshot) -> None:

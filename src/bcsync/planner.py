@@ -23,7 +23,7 @@ added/changed rows are ever turned into Python values.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import decimal
 import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
@@ -41,7 +41,6 @@ from bcsync.rowhash import (
     canonical_json,
     canonical_sql,
     field_sql,
-    is_json,
     quick_hash_key,
     quick_hash_sql,
     quote_ident,
@@ -49,6 +48,7 @@ from bcsync.rowhash import (
     row_hash_sql,
 )
 from bcsync.snapshot import ENTRY_COLUMNS, Snapshot, SnapshotEntry, entry_from_row
+from bcsync.warehouse.arrow_rows import is_decimal_text
 from bcsync.warehouse.base import LocalQuery, is_arrow_json
 
 Kind = Literal["added", "changed"]
@@ -62,7 +62,8 @@ _BIGINT_KEYS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmalli
 
 
 class PlannedRow(NamedTuple):
-    """A model row to send. ``values`` holds the pk column and ``columns`` as Python values.
+    """A model row to send. ``values`` holds the pk column and ``columns`` as Python values;
+    JSON as its canonical text (exact: parsing would round its numbers to floats).
 
     A NamedTuple, not a dataclass: a plan makes one per row to send, in half the time."""
 
@@ -134,7 +135,7 @@ def plan(
         types = dict(
             zip(carried, conn.sql(f"SELECT {projection} FROM {source.relation}").types, strict=True)
         )
-        changes = ChangeSet(conn, tag, primary_key, carried, types)
+        changes = ChangeSet(conn, tag, primary_key, carried, types, decimals=source.decimals)
         try:
             key = changes._build(
                 source, cached_key, hashed, full_resync=full_resync, mapping=mapping
@@ -168,6 +169,7 @@ class _Source(Protocol):
     relation: str  # a FROM item
     names: list[str]  # the model's columns
     snapshot: str  # how the planner's statements name the snapshot table
+    decimals: frozenset[str]  # columns of decimals as canonical text (arrow_rows.DECIMAL_TEXT)
 
     def close(self) -> None: ...
 
@@ -183,6 +185,7 @@ class _LocalSource:
         )
         self._catalog = f"bcsync_model_{tag}"
         self.snapshot = f"{self._home}.main.snapshot"
+        self.decimals: frozenset[str] = frozenset()  # a DuckDB model's are DECIMALs
         self.relation = f"({query.sql}) AS bcsync_model"
         if query.database is None:  # a query over files: an empty database to run it in
             conn.execute(f"ATTACH ':memory:' AS {self._catalog}")
@@ -207,8 +210,10 @@ class _LocalSource:
 class _StreamSource:
     """The model's Arrow batches, registered with the snapshot's connection for one scan.
 
-    JSON columns are rewritten by ``canonical_json`` as they pass (JSON needs a parser to
-    canonicalise, which DuckDB SQL lacks; only JSON columns pay for it).
+    JSON (``arrow.json``) columns are rewritten by ``canonical_json`` as they pass (JSON needs a
+    parser to canonicalise, which DuckDB SQL lacks; only JSON columns pay for it): this is where
+    every JSON column is made canonical, whichever warehouse it comes from. ``DECIMAL_TEXT``
+    columns are canonical already; they are hashed as text and handed out as decimals.
     """
 
     def __init__(
@@ -223,6 +228,7 @@ class _StreamSource:
         schema = batches.schema
         self.snapshot = "snapshot"
         self.names = list(schema.names)
+        self.decimals = frozenset(f.name for f in schema if is_decimal_text(f.type))
         self._json = [
             i for i, f in enumerate(schema) if f.name in carried and is_arrow_json(f.type)
         ]
@@ -277,6 +283,8 @@ class ChangeSet:
         primary_key: str,
         carried: list[str],
         types: dict[str, DuckDBPyType],
+        *,
+        decimals: Collection[str] = (),
     ) -> None:
         self._conn = conn
         self._kept = f"bcsync_kept_{tag}"
@@ -285,7 +293,7 @@ class ChangeSet:
         self._snapshot = "snapshot"
         self.primary_key = primary_key
         self._carried = carried
-        self._json = {name for name, t in types.items() if is_json(t)}
+        self._decimals = set(decimals)
         self._types = types
         self._ranges: dict[str, tuple[int, int]] = {}
         self._closed = False
@@ -668,8 +676,8 @@ class ChangeSet:
         columns: list[list[Any]] = []
         for i, name in enumerate(self._carried):
             column = _pylist(table.column(f"v{i}"))
-            if name in self._json:
-                column = [_parse_json(v) for v in column]
+            if name in self._decimals:
+                column = [_decimals(v) for v in column]
             columns.append(column)
         values = [dict(zip(self._carried, row, strict=True)) for row in zip(*columns, strict=True)]
         return [
@@ -711,14 +719,11 @@ def _kind_sql(full_resync: bool) -> str:
         ELSE 'unchanged' END"""
 
 
-def _parse_json(text: str | None) -> Any:
-    """A JSON value as Python; text that is not JSON stays text (see ``canonical_json``)."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+def _decimals(text: str | list[Any] | None) -> Any:
+    """A ``DECIMAL_TEXT`` value (or list of them) as ``decimal.Decimal``, exactly."""
+    if isinstance(text, list):
+        return [_decimals(item) for item in text]
+    return None if text is None else decimal.Decimal(text)
 
 
 def _pylist(column: pa.ChunkedArray) -> list[Any]:

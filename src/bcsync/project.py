@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bcsync import database_url
 from bcsync.errors import ConfigError
 from bcsync.project_alerts import AlertPolicy, AlertsConfig, SyncAlertsConfig
 from bcsync.project_issues import ConfigIssue, Frozen, describe_validation_error
@@ -51,6 +52,8 @@ DEFAULT_STATE_URL = "sqlite:///.bcsync/state.db"
 # Sync names become file names (.bcsync/snapshots/<name>.duckdb) and CLI arguments.
 _SYNC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FILE_URL_SCHEMES = {"sqlite", "duckdb"}
+# Database URLs: a ${VAR} in their password is percent-encoded (bcsync.yamlsource).
+_URL_KEYS = (("warehouse", "url"), ("state", "url"))
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
@@ -58,11 +61,24 @@ class WarehouseConfig(Frozen):
     # repr=False: a warehouse URL may carry a password.
     url: NonEmpty = Field(repr=False)
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # A UrlError is a ValueError: reported with file, line and key, quoting none of the URL.
+        database_url.parse_warehouse_url(value)
+        return value
+
 
 class StateConfig(Frozen):
     url: NonEmpty = Field(default=DEFAULT_STATE_URL, repr=False)
     # Row outcomes (one per row a run touched) of older runs are deleted; runs stay.
     retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _run_store_url(cls, value: str) -> str:
+        database_url.parse_store_url(value)
+        return value
 
 
 class DestinationConfig(Frozen):
@@ -316,7 +332,7 @@ def load_config(path: Path | str | None = None) -> ProjectConfig:
     """Read, interpolate and validate a project; raise ConfigError naming file, line and key."""
     config_path = find_config_file(path)
     project_dir = config_path.parent
-    source = read_yaml(config_path, project_environment(project_dir))
+    source = read_yaml(config_path, project_environment(project_dir), url_keys=_URL_KEYS)
     if not isinstance(source.data, dict):
         raise ConfigError(f"{source.locate(())}: the project file must be a mapping of keys")
     for reserved in ("project_dir", "config_path"):

@@ -13,14 +13,17 @@ Canonical text of one value (also the text form of a primary key):
   ``Decimal('1.00')`` all give ``1``); otherwise decimals drop trailing zeros (``1.50`` → ``1.5``)
   and floats use the shortest round-trip text (``0.1``). NaN → ``nan``, infinities ``inf``/``-inf``.
   Known limit: a non-integral float smaller than 1e-4 in magnitude is written with an exponent
-  (``1e-07``) while the same decimal is not (``0.0000001``).
+  (``1e-07``) while the same decimal is not (``0.0000001``). A decimal wider than DuckDB's
+  DECIMAL(38) (PostgreSQL's unbounded ``numeric``) reaches the planner as text its reader
+  made with ``canonical_decimal``, the same text a DECIMAL of that value gets.
 - Booleans: ``true`` / ``false``. Strings: as they are (no trimming, no case folding).
 - Dates: ``YYYY-MM-DD``. Timestamps: ISO 8601 in UTC with microseconds,
   ``2024-01-31T08:00:00.000000Z``; a timestamp without time zone is taken to be UTC.
 - UUIDs lower case; blobs as hex; times and intervals as DuckDB writes them.
 - Lists: ``[e1,e2]`` with each element encoded as below. Structs: ``{name=e,...}`` sorted by
-  field name. Maps: entries ``key=value`` sorted. JSON: compact, keys sorted, integral numbers as
-  integers.
+  field name. Maps: entries ``key=value`` sorted. JSON: ``canonical_json`` (compact, keys sorted,
+  numbers exact and integral ones as integers), which the planner applies in Python as the model
+  streams in (DuckDB SQL cannot sort a JSON's keys), so every JSON column reaches it as a stream.
 
 A row's canonical text joins one field per hashed column, in the order of the column NAMES, with
 the unit separator (U+001F). A field is the value's canonical text or, for NULL, ``\N``; text that
@@ -43,9 +46,9 @@ canonical field text.
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
-import math
 import platform
 import sys
 from collections.abc import Sequence
@@ -54,7 +57,8 @@ from typing import Any
 import duckdb
 from duckdb.sqltypes import DuckDBPyType
 
-HASH_SCHEME = "bcsync-row-v1"
+# v2: JSON numbers are exact (v1 read them as floats).
+HASH_SCHEME = "bcsync-row-v2"
 NULL_MARKER = "\\N"
 NESTED_NULL = "~"
 
@@ -274,31 +278,68 @@ def quick_hash_key(types: dict[str, DuckDBPyType], mapping: str = "") -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def canonical_json(text: str | None) -> str | None:
-    """JSON re-written compactly with sorted keys and integral numbers as integers.
+def canonical_decimal(value: decimal.Decimal) -> str:
+    """An exact decimal's canonical text: what ``canonical_sql`` makes of a DECIMAL holding it.
 
-    Text that does not parse is returned as it is: it is hashed as a string, and the destination
-    reports it when it cannot use it.
+    Plain digits, never an exponent; no trailing zeros, and no ``.`` for an integral value
+    (``Decimal('1.50')`` → ``1.5``, ``Decimal('1E+3')`` → ``1000``, ``-0.00`` → ``0``).
+    """
+    if not value.is_finite():
+        return "nan" if value.is_nan() else "-inf" if value.is_signed() else "inf"
+    if not value:
+        return "0"
+    text = format(value, "f")  # exact: formatting without a precision never rounds
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# Integral JSON numbers up to this many digits become Python ints; Python refuses to write
+# longer ones (sys.set_int_max_str_digits), so those stay decimals.
+_JSON_INT_DIGITS = 4000
+# Normalises a decimal without rounding, whatever its digits and exponent.
+_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
+def canonical_json(text: str | None) -> str | None:
+    """JSON re-written compactly with sorted keys and exact numbers.
+
+    Numbers are compared by value: ``1``, ``1.0`` and ``1e0`` are all written ``1``, ``2.50`` is
+    ``2.5``, and a number a float cannot hold (``12345678901234567890.125``) keeps every digit,
+    so a change in its last digit is a change. Text that does not parse is returned as it is: it
+    is hashed as a string, and the destination reports it when it cannot use it.
     """
     if text is None:
         return None
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = json.loads(text, parse_float=_json_number)
+    except (ValueError, RecursionError):
         return text
-    return json.dumps(
-        _normalise_json(parsed),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    try:
+        return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except TypeError:  # it holds a decimal no float holds, which json.dumps cannot write
+        return _exact_json(parsed)
 
 
-def _normalise_json(value: Any) -> Any:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
+def _json_number(token: str) -> int | float | decimal.Decimal:
+    """A JSON number with a fraction or an exponent: an int if integral, a float if a float
+    holds it exactly (so ``json.dumps`` writes it, fast), else the exact decimal."""
+    approx = float(token)
+    if repr(approx) == token and not approx.is_integer():
+        return approx  # the common case, decided without a decimal
+    exact = decimal.Decimal(token)
+    if exact.adjusted() < _JSON_INT_DIGITS and exact == exact.to_integral_value():
+        return int(exact)
+    if decimal.Decimal(repr(approx)) == exact:
+        return approx
+    return exact
+
+
+def _exact_json(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"))``, writing decimals exactly."""
+    if isinstance(value, decimal.Decimal):
+        return str(value.normalize(_EXACT))
     if isinstance(value, list):
-        return [_normalise_json(item) for item in value]
+        return "[" + ",".join(_exact_json(item) for item in value) + "]"
     if isinstance(value, dict):
-        return {key: _normalise_json(item) for key, item in value.items()}
-    return value
+        items = (f"{_exact_json(key)}:{_exact_json(value[key])}" for key in sorted(value))
+        return "{" + ",".join(items) + "}"
+    return json.dumps(value, ensure_ascii=False)

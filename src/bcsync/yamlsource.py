@@ -10,18 +10,25 @@ Interpolation runs after parsing, on string scalars only, so a secret that conta
 - ``${NAME}``            the variable's value; an unset variable is an error
 - ``${NAME:-default}``   the default when the variable is unset or empty
 - ``$${``                a literal ``${``
+
+In a database URL (the keys given as ``url_keys``: ``warehouse.url``, ``state.url``) a reference
+that stands in the password, ``postgresql://bc:${PGPASSWORD}@db/analytics``, is percent-encoded,
+so a password holding ``@ : / % # ?`` or spaces arrives as it is, ``%41`` included. A reference
+that is the whole URL (``${DATABASE_URL}``) is taken as written: it is a URL already.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import urllib.parse
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bcsync.database_url import password_span
 from bcsync.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -74,8 +81,13 @@ class LocatedDocument:
         return f"{self.display}:{self.line_of(path)}"
 
 
-def read_yaml(path: Path, env: Mapping[str, str]) -> LocatedDocument:
-    """Parse ``path``, expanding ``${VAR}`` from ``env``; raise ConfigError naming file and line."""
+def read_yaml(
+    path: Path, env: Mapping[str, str], *, url_keys: Collection[KeyPath] = ()
+) -> LocatedDocument:
+    """Parse ``path``, expanding ``${VAR}`` from ``env``; raise ConfigError naming file and line.
+
+    ``url_keys`` are the key paths of database URLs (see the module docstring).
+    """
     display = display_name(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -91,7 +103,7 @@ def read_yaml(path: Path, env: Mapping[str, str]) -> LocatedDocument:
         raise ConfigError(f"{display}:{line}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{display}: YAML error: {type(exc).__name__}") from None
-    builder = _Builder(loader, env, display)
+    builder = _Builder(loader, env, display, frozenset(url_keys))
     try:
         data = builder.build(root, ()) if root is not None else None
     finally:
@@ -106,10 +118,17 @@ def read_yaml(path: Path, env: Mapping[str, str]) -> LocatedDocument:
 class _Builder:
     """Turns composed nodes into dicts, lists and scalars while recording lines."""
 
-    def __init__(self, loader: yaml.SafeLoader, env: Mapping[str, str], display: str) -> None:
+    def __init__(
+        self,
+        loader: yaml.SafeLoader,
+        env: Mapping[str, str],
+        display: str,
+        url_keys: frozenset[KeyPath],
+    ) -> None:
         self.loader = loader
         self.env = env
         self.display = display
+        self.url_keys = url_keys
         self.lines: dict[KeyPath, int] = {}
         self.errors: list[tuple[int, str]] = []
 
@@ -149,7 +168,15 @@ class _Builder:
         return result
 
     def interpolate(self, text: str, line: int, path: KeyPath) -> str:
+        password = self.url_password_span(text) if path in self.url_keys else None
+
         def replace(match: re.Match[str]) -> str:
+            value = expand(match)
+            if password and password[0] <= match.start() < password[1]:
+                return urllib.parse.quote(value, safe="")
+            return value
+
+        def expand(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
                 return "${"
             reference = match.group(1)
@@ -166,3 +193,9 @@ class _Builder:
             return value
 
         return _REFERENCE.sub(replace, text)
+
+    @staticmethod
+    def url_password_span(text: str) -> tuple[int, int] | None:
+        """Where the URL's password is in ``text``, read with each reference as plain filler
+        (a default such as ``${USER:-a:b}`` must not look like the URL's own ``:``)."""
+        return password_span(_REFERENCE.sub(lambda match: "x" * len(match.group(0)), text))

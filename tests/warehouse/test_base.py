@@ -6,7 +6,7 @@ import pytest
 
 from bcsync.errors import WarehouseError
 from bcsync.project import ModelConfig
-from bcsync.warehouse.base import mask_url, model_select
+from bcsync.warehouse.base import model_select
 
 
 @pytest.mark.parametrize(
@@ -109,19 +109,3 @@ def test_a_model_must_be_one_select(sql: str, message: str) -> None:
     assert "<class" not in str(error.value)
     assert "<Token" not in str(error.value)
     assert "\x1b" not in str(error.value)
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("postgresql://bc:s3cr%40t@db:5432/a", "postgresql://bc:***@db:5432/a"),
-        (
-            "postgresql://db/a?user=bc&password=s3cret&sslmode=require",
-            "postgresql://db/a?user=bc&password=***&sslmode=require",
-        ),
-        ("duckdb:///w.duckdb", "duckdb:///w.duckdb"),
-        ("postgresql://bc:pw@/db?host=/run/pg", "postgresql://bc:***@/db?host=/run/pg"),
-    ],
-)
-def test_mask_url(url: str, expected: str) -> None:
-    assert mask_url(url) == expected

@@ -19,10 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
+from bcsync import database_url
 from bcsync.errors import StateError
+from bcsync.postgres_session import pin_session_settings
 
 DEFAULT_URL = "sqlite:///.bcsync/state.db"
 # Execution option marking a connection whose transactions write (see the module docstring).
@@ -32,31 +34,25 @@ _SQLITE_BUSY_SECONDS = 30.0
 
 
 def normalize_url(url: str) -> URL:
-    """Parse a ``state.url``; plain ``postgresql://``/``postgres://`` mean the psycopg 3 driver.
+    """Parse a ``state.url`` (``bcsync.database_url``, as the warehouse's); plain
+    ``postgresql://``/``postgres://`` mean the psycopg 3 driver.
 
-    Raises ``StateError`` (never showing a password) for a malformed or unsupported URL.
+    Raises ``StateError`` (never showing any part of a password) for a malformed or unsupported
+    URL.
     """
     try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError:
-        raise StateError(
-            "state.url is not a database URL; expected sqlite:///PATH or postgresql://…"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend == "postgres" or parsed.drivername == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    if backend not in ("sqlite", "postgresql"):
-        raise StateError(
-            f"state.url uses {parsed.drivername!r}; the run store supports sqlite and postgresql"
-        )
-    return parsed
+        return database_url.parse_store_url(url)
+    except database_url.UrlError as exc:
+        raise StateError(f"state.url: {exc}") from None
 
 
 def create_store_engine(url: str) -> sa.Engine:
     """An engine for the run store; creates a SQLite file's parent directory."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        pin_session_settings(engine)  # timestamps read the same whatever the role's settings
+        return engine
     in_memory = parsed.database in (None, "", ":memory:")
     if in_memory:
         # One shared connection, or every checkout would see its own empty database.
@@ -93,7 +89,8 @@ def _unavailable_as_state_error(engine: sa.Engine) -> Iterator[None]:
     try:
         yield
     except sa.exc.OperationalError as exc:
-        raise StateError(f"run store {describe(engine)} is unusable: {exc.orig}") from exc
+        detail = database_url.scrub(str(exc.orig), database_url.secrets(engine.url))
+        raise StateError(f"run store {describe(engine)} is unusable: {detail}") from exc
 
 
 @contextmanager
@@ -125,4 +122,4 @@ def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
 
 def describe(engine: sa.Engine) -> str:
     """The engine's URL for messages, with any password hidden."""
-    return engine.url.render_as_string(hide_password=True)
+    return database_url.masked(engine.url)

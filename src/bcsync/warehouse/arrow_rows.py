@@ -9,20 +9,28 @@ bool                    bool
 int2 / int4 / int8      int16 / int32 / int64
 float4 / float8         float32 / float64
 numeric(p, s), p ≤ 38   decimal128(p, s)  — exact, like DuckDB's DECIMAL
-numeric (no precision)  float64 — an unbounded numeric (e.g. ``sum()``/``avg()`` results)
-                        cannot fit a fixed decimal; float64 keeps 15–17 significant digits
+numeric (no precision)  ``DECIMAL_TEXT``: the exact value as canonical text (see below)
+numeric(p, s), p > 38   ``DECIMAL_TEXT``
+money                   ``DECIMAL_TEXT`` (the session's ``lc_monetary`` is pinned to C)
 date / time             date32 / time64[us]
 timestamp               timestamp[us]
 timestamptz             timestamp[us, tz=UTC]
 interval                duration[us]
-json / jsonb            string holding JSON text (field metadata ``bcsync.type: json``)
+json / jsonb            ``arrow.json`` holding the JSON text as the server sent it
 bytea                   binary
 arrays of the above     list<…>
 anything else           string (the value's text)
 ======================  ===============================================================
 
+An unbounded ``numeric`` (``sum()``/``avg()`` results, or a column declared without precision)
+fits no fixed decimal type, and a float would lose its digits. ``DECIMAL_TEXT`` is Arrow's
+*opaque* extension type over strings, named ``bcsync``/``decimal``: each value is written by
+``rowhash.canonical_decimal``, the text a DuckDB DECIMAL of the same value hashes as, so the
+planner needs nothing more to hash it; it hands the destination ``decimal.Decimal`` values.
+
 Other drivers do not describe types portably, so their columns are typed from the first batch's
-Python values (a column that is all NULL there becomes string).
+Python values (a column that is all NULL there becomes string; ``Decimal`` becomes
+``DECIMAL_TEXT``).
 """
 
 from __future__ import annotations
@@ -36,8 +44,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from bcsync.rowhash import canonical_decimal
+
 Convert = Callable[[Any], Any]
-JSON_METADATA = {b"bcsync.type": b"json"}
+DECIMAL_TEXT = pa.opaque(pa.string(), type_name="decimal", vendor_name="bcsync")
+
+
+def is_decimal_text(arrow_type: pa.DataType) -> bool:
+    """Whether a column holds ``DECIMAL_TEXT`` values (or lists of them, at any depth)."""
+    if arrow_type == DECIMAL_TEXT:
+        return True
+    return pa.types.is_list(arrow_type) and is_decimal_text(arrow_type.value_type)
 
 
 def _same(value: Any) -> Any:
@@ -49,12 +66,21 @@ def _text(value: Any) -> str:
 
 
 def _json_text(value: Any) -> str:
-    # psycopg parses json columns; other drivers may hand back the text already.
+    # The warehouse has psycopg hand JSON over as text (its parser would round numbers to
+    # floats); other drivers may hand back parsed values.
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _to_float(value: Any) -> float:
-    return float(value)
+def _decimal_text(value: Any) -> str:
+    """``value`` (a Decimal, or a number another driver typed differently) as canonical text."""
+    if isinstance(value, float):
+        value = repr(value)
+    return canonical_decimal(decimal.Decimal(value))
+
+
+def _money_text(value: Any) -> str:
+    """A ``money`` value as the server writes it under ``lc_monetary = C``: ``-$1,234.56``."""
+    return canonical_decimal(decimal.Decimal(str(value).replace("$", "").replace(",", "")))
 
 
 @dataclass(frozen=True)
@@ -63,11 +89,11 @@ class ColumnType:
 
     arrow: pa.DataType
     convert: Convert = _same
-    is_json: bool = False
 
 
 _STRING = ColumnType(pa.string(), _text)
-_JSON = ColumnType(pa.string(), _json_text, is_json=True)
+_JSON = ColumnType(pa.json_(), _json_text)
+_DECIMAL = ColumnType(DECIMAL_TEXT, _decimal_text)
 
 _POSTGRES_TYPES: dict[str, ColumnType] = {
     "bool": ColumnType(pa.bool_()),
@@ -82,10 +108,21 @@ _POSTGRES_TYPES: dict[str, ColumnType] = {
     "timestamp": ColumnType(pa.timestamp("us")),
     "timestamptz": ColumnType(pa.timestamp("us", tz="UTC")),
     "interval": ColumnType(pa.duration("us")),
+    "money": ColumnType(DECIMAL_TEXT, _money_text),
     "json": _JSON,
     "jsonb": _JSON,
     "bytea": ColumnType(pa.binary(), bytes),
 }
+
+
+def json_as_text(dbapi_connection: Any, _record: Any = None) -> None:
+    """Have a psycopg connection hand json and jsonb over as the server's text (a SQLAlchemy
+    "connect" hook): its own parser reads JSON numbers as floats, which would round
+    ``12345678901234567890.125`` before the planner could compare it."""
+    from psycopg.types.string import TextLoader
+
+    for name in ("json", "jsonb"):
+        dbapi_connection.adapters.register_loader(name, TextLoader)
 
 
 def postgres_column_type(oid: int, precision: int | None, scale: int | None) -> ColumnType:
@@ -96,13 +133,24 @@ def postgres_column_type(oid: int, precision: int | None, scale: int | None) -> 
     if info is None:
         return _STRING
     if info.array_oid == oid and info.oid != oid:
-        element = postgres_column_type(info.oid, None, None)
+        element = postgres_column_type(info.oid, precision, scale)
         return ColumnType(pa.list_(element.arrow), _list_of(element.convert))
     if info.name == "numeric":
-        if precision and 0 < precision <= 38:
-            return ColumnType(pa.decimal128(precision, max(scale or 0, 0)))
-        return ColumnType(pa.float64(), _to_float)
+        return _numeric(precision, scale)
     return _POSTGRES_TYPES.get(info.name, _STRING)
+
+
+def _numeric(precision: int | None, scale: int | None) -> ColumnType:
+    """decimal128 when the declared precision fits one, else exact text."""
+    if not precision:
+        return _DECIMAL
+    scale = scale or 0
+    # PostgreSQL 15 allows a scale below 0 (numeric(3, -2) holds 12300) or above the precision
+    # (numeric(2, 4) holds 0.0012): as an Arrow decimal, the digits either side of the point.
+    digits = max(precision - min(scale, 0), scale)
+    if digits > 38:
+        return _DECIMAL
+    return ColumnType(pa.decimal128(digits, max(scale, 0)))
 
 
 def _list_of(convert: Convert) -> Convert:
@@ -118,8 +166,10 @@ def python_value_type(value: Any) -> ColumnType:
         return ColumnType(pa.bool_())
     if isinstance(value, int):
         return ColumnType(pa.int64())
-    if isinstance(value, float | decimal.Decimal):
-        return ColumnType(pa.float64(), _to_float)
+    if isinstance(value, decimal.Decimal):
+        return _DECIMAL
+    if isinstance(value, float):
+        return ColumnType(pa.float64(), float)
     if isinstance(value, dt.datetime):
         return ColumnType(pa.timestamp("us", tz="UTC" if value.tzinfo else None))
     if isinstance(value, dt.date):
@@ -144,21 +194,29 @@ class RowConverter:
 
     @property
     def schema(self) -> pa.Schema:
-        return pa.schema(
-            pa.field(name, kind.arrow, metadata=JSON_METADATA if kind.is_json else None)
-            for name, kind in zip(self.names, self.types, strict=True)
-        )
+        return pa.schema(zip(self.names, (kind.arrow for kind in self.types), strict=True))
 
     def batch(self, rows: Sequence[Sequence[Any]]) -> pa.RecordBatch:
         """A record batch of ``rows``; a value that does not fit its column raises ValueError."""
         arrays = []
         for index, (name, kind) in enumerate(zip(self.names, self.types, strict=True)):
-            values = [None if row[index] is None else kind.convert(row[index]) for row in rows]
             try:
-                arrays.append(pa.array(values, type=kind.arrow))
-            except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+                values = [None if row[index] is None else kind.convert(row[index]) for row in rows]
+                # pyarrow builds extension types (JSON, DECIMAL_TEXT) only from their storage.
+                storage = _storage(kind.arrow)
+                array = pa.array(values, type=storage)
+                arrays.append(array if storage == kind.arrow else array.view(kind.arrow))
+            except (pa.ArrowException, ArithmeticError, TypeError, ValueError) as exc:
                 raise ValueError(f"column '{name}' does not fit {kind.arrow}: {exc}") from None
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def _storage(arrow_type: pa.DataType) -> pa.DataType:
+    if isinstance(arrow_type, pa.BaseExtensionType):
+        return arrow_type.storage_type
+    if pa.types.is_list(arrow_type):
+        return pa.list_(_storage(arrow_type.value_type))
+    return arrow_type
 
 
 def postgres_converter(description: Sequence[Any]) -> RowConverter:

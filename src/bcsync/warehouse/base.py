@@ -16,7 +16,6 @@ written and its own syntax error, naming the token, reaches the user.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -203,41 +202,6 @@ def _not_a_query(sync: str, first: Token) -> WarehouseError:
 def _start(column: int, text: str) -> int:
     """The column where a token starts: sqlglot gives its last character's, editors its first."""
     return max(column - len(text) + 1, 1) if text and "\n" not in text else column
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password (in the user info or a ``password=`` parameter) as ``***``."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        netloc = f"{user}:***@{host}"
-    query = parts.query
-    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-    if any(key.lower() in ("password", "pwd") for key, _ in pairs):
-        masked = [(k, "***" if k.lower() in ("password", "pwd") else v) for k, v in pairs]
-        query = urllib.parse.urlencode(masked, safe="*/:")
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    # Rebuilt by hand: urlunsplit drops the "//" of an empty host (unix-socket URLs).
-    rebuilt = f"{parts.scheme}://{netloc}{parts.path}"
-    rebuilt += f"?{query}" if query else ""
-    return rebuilt + (f"#{parts.fragment}" if parts.fragment else "")
-
-
-def url_password(url: str) -> str | None:
-    """The password in a URL, decoded, if any."""
-    password = urllib.parse.urlsplit(url).password
-    return urllib.parse.unquote(password) if password else None
-
-
-def scrub(message: str, secret: str | None) -> str:
-    """``message`` with every occurrence of ``secret`` replaced by ``***``."""
-    # Very short secrets would mangle ordinary words; drivers do not echo passwords anyway.
-    if secret and len(secret) >= 4:
-        return message.replace(secret, "***")
-    return message
 
 
 def guarded_reader(

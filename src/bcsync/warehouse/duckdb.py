@@ -76,10 +76,10 @@ class DuckDBWarehouse:
     def schema(self, model: ModelConfig, *, sync: str) -> pa.Schema:
         query = model_select(model, sync=sync, dialect=self.dialect, limit=0)
         try:
-            schema: pa.Schema = self._connection.cursor().sql(query).to_arrow_table().schema
+            relation = self._connection.cursor().sql(query)
+            return _json_typed(relation.to_arrow_table().schema, relation)
         except duckdb.Error as exc:
             raise _query_failed(sync, exc) from None
-        return schema
 
     def stream(
         self, model: ModelConfig, *, sync: str, batch_rows: int = DEFAULT_BATCH_ROWS
@@ -87,18 +87,26 @@ class DuckDBWarehouse:
         query = model_select(model, sync=sync, dialect=self.dialect)
         cursor = self._connection.cursor()
         try:
-            reader = cursor.sql(query).to_arrow_reader(batch_rows)
+            relation = cursor.sql(query)
+            reader = relation.to_arrow_reader(batch_rows)
         except duckdb.Error as exc:
             cursor.close()
             raise _query_failed(sync, exc) from None
+        schema = _json_typed(reader.schema, relation)
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                yield from reader
+                for batch in reader:
+                    if batch.schema != schema:  # JSON columns: the same strings, typed as JSON
+                        columns = [
+                            c.view(t) for c, t in zip(batch.columns, schema.types, strict=True)
+                        ]
+                        batch = pa.RecordBatch.from_arrays(columns, schema=schema)
+                    yield batch
             finally:
                 cursor.close()
 
-        return guarded_reader(reader.schema, batches(), lambda exc: _query_failed(sync, exc))
+        return guarded_reader(schema, batches(), lambda exc: _query_failed(sync, exc))
 
     def local_query(self, model: ModelConfig, *, sync: str) -> LocalQuery | None:
         if not self._plain:
@@ -118,6 +126,16 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _json_typed(schema: pa.Schema, relation: duckdb.DuckDBPyRelation) -> pa.Schema:
+    """``schema`` with the relation's JSON columns as ``arrow.json``: DuckDB hands them to Arrow
+    as plain strings, and the planner canonicalises only the columns it knows are JSON."""
+    for index, kind in enumerate(relation.types):
+        if str(kind) == "JSON":
+            field = schema.field(index)
+            schema = schema.set(index, field.with_type(pa.json_(field.type)))
+    return schema
 
 
 def _query_failed(sync: str, exc: Exception) -> WarehouseError:

@@ -2,8 +2,8 @@
 
 ``postgresql://`` and ``postgres://`` use psycopg 3. Rows are read through a server-side cursor
 (``stream_results`` + ``yield_per``), ``batch_rows`` at a time, so memory stays bounded whatever
-the model's size; see ``arrow_rows`` for how columns become Arrow types. The URL's password is
-masked in every message.
+the model's size; see ``arrow_rows`` for how columns become Arrow types. The URL is read by
+``bcsync.database_url`` (as the run store's is) and its password kept out of every message.
 """
 
 from __future__ import annotations
@@ -13,19 +13,24 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
+from bcsync import database_url
 from bcsync.errors import WarehouseError
+from bcsync.postgres_session import pin_session_settings
 from bcsync.project import ModelConfig
-from bcsync.warehouse.arrow_rows import RowConverter, inferred_converter, postgres_converter
+from bcsync.warehouse.arrow_rows import (
+    RowConverter,
+    inferred_converter,
+    json_as_text,
+    postgres_converter,
+)
 from bcsync.warehouse.base import (
     DEFAULT_BATCH_ROWS,
     LocalQuery,
     guarded_reader,
-    mask_url,
     model_select,
-    scrub,
-    url_password,
 )
 
 # SQLAlchemy dialect name → sqlglot dialect, for parsing and wrapping model SQL.
@@ -47,22 +52,18 @@ _SQLGLOT_DIALECTS = {
 _INFER_ROWS = 1_000
 
 
-def sqlalchemy_url(url: str) -> str:
-    """The URL with psycopg 3 as PostgreSQL's driver when none is named."""
-    scheme, separator, rest = url.partition("://")
-    if separator and scheme in ("postgresql", "postgres"):
-        return f"postgresql+psycopg://{rest}"
-    return url
-
-
 class SqlAlchemyWarehouse:
     """Reads models through a SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
-        self._masked = mask_url(url)
-        self._password = url_password(url)
         try:
-            self._engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+            parsed = database_url.parse(url)
+        except database_url.UrlError as exc:
+            raise WarehouseError(f"warehouse.url: {exc}") from None
+        self._masked = database_url.masked(parsed)
+        self._secrets = database_url.secrets(parsed)
+        try:
+            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
             raise WarehouseError(
                 f"cannot open warehouse {self._masked}: {self._clean(exc)}"
@@ -72,6 +73,9 @@ class SqlAlchemyWarehouse:
         # would read a literal % (LIKE 'a%', modulo) as a placeholder: double it.
         self._escape_percent = self._engine.dialect.paramstyle in ("format", "pyformat")
         self._described = self._engine.dialect.driver == "psycopg"
+        pin_session_settings(self._engine)  # values read the same whatever the role's settings
+        if self._described:
+            event.listen(self._engine, "connect", json_as_text)
 
     def schema(self, model: ModelConfig, *, sync: str) -> pa.Schema:
         limit = 0 if self._described else _INFER_ROWS
@@ -147,4 +151,4 @@ class SqlAlchemyWarehouse:
         """The driver's own message (not SQLAlchemy's wrapper with SQL and links), scrubbed."""
         original = getattr(exc, "orig", None) or exc
         message = str(original).strip()
-        return scrub(message, self._password)
+        return database_url.scrub(message, self._secrets)

@@ -8,6 +8,12 @@ field) or ``metafields.<namespace>.<key>``. Values are checked against the field
 NaN and ±Infinity are refused in every kind of field (``non_finite``): JSON has no such numbers,
 so Python would write them as bare ``NaN``/``Infinity`` that no JSON parser, BigCommerce's
 included, accepts; and as text they would reach the store as the word ``nan``.
+
+An exact number (a decimal, an integer, or its text) is never rounded on its way out: a
+``number`` field holds what a double holds, so a value whose digits a double cannot keep
+(``1.123456789012345679901``) is refused; a ``money`` field is sent with 4 decimal places, so an
+amount with more is refused (a float is rounded to them when it is within its own error of an
+amount that has them: ``0.1 + 0.2`` is ``0.3000``). Text fields get a decimal's plain digits.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bcsync.destinations.base import Problem
+from bcsync.rowhash import canonical_decimal
 
 Kind = Literal[
     "string", "integer", "number", "boolean", "int_list", "json", "date", "money", "rfc2822"
@@ -178,7 +185,7 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, decimal.Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+        return canonical_decimal(value)  # every digit, never an exponent
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date):
@@ -217,11 +224,20 @@ def _number(value: Any) -> float:
     except OverflowError:  # float() of an int past 1.8e308
         number = math.inf
     if math.isfinite(number):
+        if not isinstance(value, float) and _exact(value) != decimal.Decimal(repr(number)):
+            raise ValueProblem(
+                f"{_shortened(value)} has more digits than a number field keeps (about 16): "
+                "round it in the model"
+            )
         return number
     # float() also reads the text "nan" and "inf", and makes a decimal past 1.8e308 infinite.
     if math.isnan(number) or str(value).strip().lstrip("+-").lower() in _NON_FINITE:
         _finite(number)  # raises, naming NaN or Infinity
     raise ValueProblem(f"{_shortened(value)} is too large for a number")
+
+
+def _exact(value: int | decimal.Decimal | str) -> decimal.Decimal:
+    return decimal.Decimal(value.strip() if isinstance(value, str) else value)
 
 
 def _shortened(value: Any) -> str:
@@ -272,6 +288,14 @@ def _date(value: Any) -> str:
     raise ValueProblem(f"expected a date, got {value!r}")
 
 
+_MONEY_PLACES = decimal.Decimal("0.0001")
+# How far a float may be from the 4-place amount it stands for: far above a double's own error
+# (1e-16 of the value, more after sums), far below a ten-thousandth.
+_FLOAT_NOISE = 1e-12
+# Rounds to 4 places whatever the amount's size (the default context holds 28 digits).
+_WIDE = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
 def _money(value: Any) -> str:
     """Money for the v2 API: a non-negative decimal string with 4 places (the API's own form)."""
     if isinstance(value, bool):
@@ -282,7 +306,16 @@ def _money(value: Any) -> str:
         raise ValueProblem(f"expected an amount, got {value!r}") from exc
     if not amount.is_finite() or amount < 0:
         raise ValueProblem(f"expected a non-negative amount, got {value!r}")
-    return str(amount.quantize(decimal.Decimal("0.0001")))
+    rounded = amount.quantize(_MONEY_PLACES, context=_WIDE)
+    inexact = rounded != amount
+    if inexact and isinstance(value, float):
+        inexact = not math.isclose(value, float(rounded), rel_tol=_FLOAT_NOISE)
+    if inexact:
+        raise ValueProblem(
+            f"{_shortened(value)} has more than 4 decimal places, which money cannot hold: "
+            "round it in the model"
+        )
+    return str(rounded)
 
 
 def _rfc2822(value: Any) -> str:
@@ -368,6 +401,8 @@ def column_kind(arrow_type: str) -> str:
         return "date"
     if lowered.startswith(("list", "large_list", "struct", "map")):
         return "json"
+    if "type_name=decimal, vendor_name=bcsync" in lowered:  # warehouse.arrow_rows.DECIMAL_TEXT
+        return "number"
     return "string"
 
 
