@@ -21,6 +21,7 @@ STATUS_STYLES = {
     "success": "bold green",
     "warning": "bold yellow",
     "failed": "bold red",
+    "skipped": "bold blue",  # another run held the lock: nothing went wrong
     "cancelled": "bold red",
     "interrupted": "bold red",
 }
@@ -44,7 +45,7 @@ def styled_status(status: str) -> str:
 def check_reports(out: Console, reports: Sequence[CheckReport]) -> None:
     """One line per checked scope: ``✓ name`` or ``✗ name`` followed by its problems."""
     for report in reports:
-        name = report.sync or "project"
+        name = report.sync or "run store"  # the one project-wide report (``Engine.check``)
         if report.ok:
             out.print(f"[green]✓[/green] {escape(name)}")
             continue
@@ -88,6 +89,11 @@ def run_summary(
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
+    if result.status == "skipped":  # refused at the start: nothing was read or sent
+        table.add_row("reason", escape(result.error or ""))
+        out.print(table)
+        out.print()
+        return
     table.add_row("rows", _counts(result.counts, COUNT_KEYS[:5]))
     table.add_row("sent", _counts(result.counts, COUNT_KEYS[5:]))
     table.add_row("api calls", f"{result.api_calls:,}")
@@ -128,16 +134,19 @@ def run_history(out: Console, runs: Sequence[Mapping[str, Any]]) -> None:
         table.add_column(name, justify="right", no_wrap=True)
     for run in runs:
         counts = run["counts"]
+        # A skipped run read nothing: dashes, not zeros that would read as an empty model.
+        shown = (
+            ["–"] * 4
+            if run["status"] == "skipped"
+            else [f"{counts[key]:,}" for key in ("queried", "succeeded", "rejected", "invalid")]
+        )
         table.add_row(
             escape(run["run_id"][:RUN_ID_SHOWN]),
             escape(run["sync"]),
             styled_status(run["status"]),
             escape(str(run["started_at"])[:16].replace("T", " ")),
             _elapsed(run["started_at"], run["finished_at"]) or "–",
-            f"{counts['queried']:,}",
-            f"{counts['succeeded']:,}",
-            f"{counts['rejected']:,}",
-            f"{counts['invalid']:,}",
+            *shown,
         )
     out.print(table)
 

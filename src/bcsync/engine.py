@@ -2,12 +2,14 @@
 
 A run (DESIGN §3.5):
 
-1. takes the sync's lock in the run store (a lock left by a dead process is taken over);
+1. takes the sync's lock in the run store (a lock left by a dead process is taken over; one
+   a live run holds ends this run as ``skipped``, naming that run);
 2. checks the mappings against the store (attributes, statuses) and the model's columns;
 3. streams the model from the warehouse into the planner, which diffs it against the snapshot;
 4. stops before sending anything if a guard trips (empty model, too many deletes);
 5. sends the added and changed rows in chunks: validate → resolve (match) → mark creates pending
-   in the snapshot → apply → confirm or fail each row in the snapshot and the run store. A crash
+   in the snapshot → apply → confirm or fail each row in the snapshot and the run store (a
+   create that lacks a value BigCommerce requires is an invalid row, never sent). A crash
    loses at most the chunk in flight, whose creates the next run settles by reading BigCommerce;
 6. applies the delete behaviour to removed rows, and finishes the run.
 """
@@ -54,6 +56,7 @@ from bcsync.project import ProjectConfig, SyncConfig
 from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
 from bcsync.snapshot import Snapshot, SnapshotEntry
 from bcsync.state import RunStore
+from bcsync.state.check import store_problems
 from bcsync.warehouse import open_warehouse
 
 CHUNK_ROWS = 1000
@@ -129,11 +132,16 @@ class Engine:
             transport=self.transport,
         )
 
-    def _located(self, sync: SyncConfig, problems: Sequence[Problem]) -> list[str]:
+    def _located(
+        self, sync: SyncConfig, problems: Sequence[Problem], *, named: bool = True
+    ) -> list[str]:
+        """``bcsync.yml:14: sync 'vip': …`` per problem; ``named=False`` leaves out the sync's
+        name, for a report already headed by it (``check``)."""
         lines = []
         for problem in problems:
             where = self.config.locate("syncs", sync.name, *problem.where)
-            lines.append(f"{where}: sync '{sync.name}': {problem.message}")
+            name = f"sync '{sync.name}': " if named else ""
+            lines.append(f"{where}: {name}{problem.message}")
         return lines
 
     @staticmethod
@@ -157,21 +165,29 @@ class Engine:
     # -- check -------------------------------------------------------------------------------
 
     def check(self, names: Sequence[str] | None = None) -> list[CheckReport]:
-        """Validate config, warehouse, credentials and mappings of the given syncs (all if None)."""
+        """Validate the run store (first, as ``sync`` None), then config, warehouse, credentials
+        and mappings of the given syncs (all if None)."""
         selected = list(names) if names else sorted(self.config.syncs)
-        return [asyncio.run(self._check_one(self._sync(name))) for name in selected]
+        found = store_problems(self.config.state_url)
+        store = [str(self.config.error(("state", "url"), problem)) for problem in found]
+        syncs = [asyncio.run(self._check_one(self._sync(name))) for name in selected]
+        return [CheckReport(None, tuple(store)), *syncs]
 
     async def _check_one(self, sync: SyncConfig) -> CheckReport:
+        # The report is headed by the sync's name: its lines do not repeat it.
         async with self._client(sync) as client:
             obj = object_for(sync, client)
-            problems = self._located(sync, obj.static_problems())
+            problems = self._located(sync, obj.static_problems(), named=False)
             try:
                 column_types = self._column_types(sync)
-                problems += self._located(sync, self._missing_columns(sync, column_types))
+                missing = self._missing_columns(sync, column_types)
+                problems += self._located(sync, missing, named=False)
                 await client.request("GET", obj.probe_path, params={"limit": "1"})
-                problems += self._located(sync, await obj.prepare(column_types, dry_run=True))
+                prepared = await obj.prepare(column_types, dry_run=True)
+                problems += self._located(sync, prepared, named=False)
             except BcsyncError as exc:
-                problems.append(f"sync '{sync.name}': {exc}")
+                # Warehouse errors start with the sync's name, for messages outside a report.
+                problems.append(str(exc).removeprefix(f"sync '{sync.name}': "))
         return CheckReport(sync.name, tuple(problems))
 
     def _missing_columns(self, sync: SyncConfig, column_types: dict[str, str]) -> list[Problem]:
@@ -247,12 +263,17 @@ class Engine:
                 for kind in ("added", "changed"):
                     for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                         for row in chunk:
+                            op, lookup = obj.predict(kind, row.entry.holds if row.entry else None)
                             reason = obj.validate_row(row.values)
+                            if reason is None and op == "create":
+                                # What the run refuses to create, plan shows invalid: every
+                                # row it predicts a create for (in upsert, one no customer
+                                # matches; plan looks nothing up, so it assumes none does).
+                                reason = obj.create_problem(row.values)
                             if reason:
                                 invalid.append({"pk": row.pk, "reason": reason})
                                 counts[kind] -= 1  # invalid rows are counted apart
                                 continue
-                            op, lookup = obj.predict(kind, row.entry.holds if row.entry else None)
                             operations[op] += 1
                             lookups += lookup
                 removed_op = {"nothing": "skip", "clear": "clear", "delete": "delete"}
@@ -345,6 +366,10 @@ class Engine:
             finally:
                 renewing.cancel()
         except SyncLockedError as exc:
+            # Refused at the start because a live run holds the lock (the message names it):
+            # an overlapping trigger, not a failure, so no failure alert. A run that loses its
+            # lock midway did stop before its end: that one failed.
+            status = "failed" if locked else "skipped"
             error = str(exc)
         except BcsyncError as exc:
             error = str(exc)
@@ -515,11 +540,10 @@ class Engine:
             candidates.append(candidate)
         candidates = self._found_again(obj, snapshot, changes, candidates)
         decision = await obj.resolve(candidates)
-        outcomes.extend(decision.outcomes)
-        holders = snapshot.holders([op.dest_id for op in decision.ops if op.dest_id is not None])
-        ops, refused, displaced = claim(
-            decision.ops, holders, changes.leaving, obj.name.rstrip("s")
-        )
+        writes, uncreatable = _creatable(obj, decision.ops)
+        outcomes.extend(decision.outcomes + uncreatable)
+        holders = snapshot.holders([op.dest_id for op in writes if op.dest_id is not None])
+        ops, refused, displaced = claim(writes, holders, changes.leaving, obj.name.rstrip("s"))
         outcomes.extend(refused)
         keys = {op.pk: obj.found_by(op) for op in ops}
         # A row holds a record it matched (not made) only once a write to it landed: a rejected
@@ -535,12 +559,17 @@ class Engine:
         # A held record deleted outside bcsync (gone is gone): upsert makes it anew.
         gone = {o.pk for o in sent if o.after == "forget" and o.op == "update"}
         if gone and sync.mode == "upsert":
-            again = [
-                replace(op, op="create", dest_id=None, landed={}, hint=None)
-                for op in ops
-                if op.pk in gone
-            ]
-            remade = {o.pk: o for o in await self._apply(obj, snapshot, again)}
+            again, uncreatable = _creatable(
+                obj,
+                [
+                    replace(op, op="create", dest_id=None, landed={}, hint=None)
+                    for op in ops
+                    if op.pk in gone
+                ],
+            )
+            remade = {o.pk: replace(o, after="forget") for o in uncreatable}  # its record is gone
+            if again:
+                remade.update((o.pk, o) for o in await self._apply(obj, snapshot, again))
             sent = [_remade(o, remade[o.pk]) if o.pk in remade else o for o in sent]
         return outcomes + sent
 
@@ -657,6 +686,22 @@ def _row_op(kind: str, row: PlannedRow) -> RowOp:
         retry=entry.status == "failed",
         hint=was_writing or (entry.dest_id if entry.status == "released" else None),
     )
+
+
+def _creatable(
+    obj: DestinationObject, ops: Sequence[RowOp]
+) -> tuple[list[RowOp], list[RowOutcome]]:
+    """``ops`` without the creates BigCommerce would refuse for a missing required value, and
+    those as invalid rows: the check ``check`` and ``plan`` make (``create_problem``)."""
+    kept: list[RowOp] = []
+    refused: list[RowOutcome] = []
+    for op in ops:
+        reason = obj.create_problem(op.values) if op.op == "create" else None
+        if reason:
+            refused.append(RowOutcome(op.pk, "create", "invalid", None, reason))
+        else:
+            kept.append(op)
+    return kept, refused
 
 
 def _remade(gone: RowOutcome, remade: RowOutcome) -> RowOutcome:

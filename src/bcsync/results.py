@@ -25,7 +25,7 @@ MAX_LISTED_ROWS = 100
 class RunResult:
     run_id: str
     sync: str
-    status: str  # success | warning | failed | cancelled | interrupted
+    status: str  # success | warning | failed | skipped | cancelled | interrupted
     started_at: str
     finished_at: str | None
     error: str | None
@@ -36,6 +36,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        """1 for a run that stopped short; 0 otherwise, ``skipped`` included: another run of
+        the sync was doing the work, so a scheduler's overlapping trigger is not a failure."""
         return 1 if self.status in ("failed", "cancelled", "interrupted") else 0
 
     def to_json(self) -> dict[str, Any]:

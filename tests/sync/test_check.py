@@ -65,3 +65,29 @@ def test_check_and_plan_name_the_problem_and_write_nothing(
     writes = [k for k in emulator.stats()["by_endpoint"] if not k.startswith("GET ")]
     assert writes == []
     assert emulator.dump()["customers"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("{column: phone,", "{column: phone_number,"),
+            "column 'phone_number' is not in the model",
+        ),
+        (("table: customers", "table: no_such_table"), "model query failed"),
+        (("field: phone}", "field: telephone}"), "unknown or read-only customer field"),
+    ],
+)
+def test_check_names_a_failing_sync_once(
+    sync_project: SyncProject, emulator: Any, change: tuple[str, str], expected: str
+) -> None:
+    sync_project.load("customers", [customer(n) for n in range(1, 4)])
+    config = UPSERT_BY_EMAIL.replace("customers:\n  destination:", "vip_sync:\n  destination:")
+    sync_project.configure(config.replace(*change))
+    checked = sync_project.cli("check")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert expected in checked.stdout
+    # The report is headed "✗ vip_sync"; its lines do not say the name again.
+    assert checked.stdout.count("vip_sync") == 1, checked.stdout
+    assert "✗ vip_sync" in checked.stdout
+    assert "✓ run store" in checked.stdout

@@ -526,9 +526,9 @@ def test_a_run_longer_than_its_lock_lease_keeps_the_lock(
     second.lock_lease_seconds = 0.6
     blocked = second.run("customers")
     worker.join(timeout=120)
-    assert blocked.status == "failed"
-    assert "lock" in (blocked.error or "").lower() or "running" in (blocked.error or "").lower()
+    assert blocked.status == "skipped"
     [done] = results
+    assert f"run {done.run_id}" in (blocked.error or "")  # the holder, named
     assert done.status == "success", done.error
     assert done.counts["succeeded"] == 200
     emails = [c["email"] for c in emulator.dump()["customers"]]

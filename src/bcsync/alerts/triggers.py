@@ -12,9 +12,11 @@ Triggers:
   at or above ``critical`` is critical, at or above ``warning`` is warning, otherwise ok. A level
   whose threshold is not set never fires.
 
-A run that ended any other way (``cancelled``, ``interrupted``) says nothing about either trigger,
-and a ``failed`` run says nothing about rejected rows (it may have stopped before sending anything,
-so its zero counts would read as a false recovery): those triggers keep their previous level.
+A run that ended any other way (``skipped`` because another run of the sync held its lock,
+``cancelled``, ``interrupted``) says nothing about either trigger, and a ``failed`` run says nothing
+about rejected rows (it may have stopped before sending anything, so its zero counts would read as
+a false recovery): those triggers keep their previous level. So an overlapping trigger neither
+raises a failure alert nor resolves one.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ planned rows the engine asks the object to:
 1. ``validate_row``  — type and length errors become *invalid* outcomes before anything is sent;
 2. ``resolve``       — decide per row what to do (create / update / skip), matching rows to
                        existing records (pinned id from the snapshot, or batched look-ups);
+   ``create_problem`` — a create that lacks a value BigCommerce requires is *invalid*, not sent;
 3. ``apply``         — send the operations and return one outcome per operation.
 
 A create left in flight by a crashed run comes back as a row with ``in_doubt=True``; ``resolve``
@@ -112,6 +113,13 @@ class DestinationObject(Protocol):
 
     def validate_row(self, values: Mapping[str, Any]) -> str | None:
         """The reason a row cannot be sent (naming the column), or None if it is valid."""
+        ...
+
+    def create_problem(self, values: Mapping[str, Any]) -> str | None:
+        """Why a new record cannot be made from a row's ``values`` (a field BigCommerce requires
+        on create is not mapped, or the row leaves it empty), or None. The one rule behind the
+        ``static_problems`` of a mode that creates, the rows ``plan`` shows invalid, and the
+        creates a run refuses (the engine checks every create ``resolve`` decides on)."""
         ...
 
     async def resolve(self, rows: Sequence[RowOp]) -> Decision:

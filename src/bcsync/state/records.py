@@ -21,9 +21,8 @@ class RunRecord:
 
     run_id: str
     sync: str
-    status: (
-        str  # querying | planning | syncing | success | warning | failed | cancelled | interrupted
-    )
+    # querying | planning | syncing | success | warning | failed | skipped | cancelled | interrupted
+    status: str
     started_at: datetime  # UTC
     finished_at: datetime | None
     error: str | None

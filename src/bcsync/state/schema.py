@@ -16,7 +16,9 @@ from sqlalchemy.engine import Dialect
 from bcsync.results import COUNT_KEYS as RUN_COUNT_KEYS
 
 RUNNING_STATUSES = ("querying", "planning", "syncing")
-FINISHED_STATUSES = ("success", "warning", "failed", "cancelled", "interrupted")
+# ``skipped``: refused at the start because another live run held the sync's lock. A status is
+# plain text (no CHECK constraint), so stores of any schema version take a new one as it is.
+FINISHED_STATUSES = ("success", "warning", "failed", "skipped", "cancelled", "interrupted")
 OUTCOMES = ("succeeded", "rejected", "invalid", "skipped")
 ALERT_STATES = ("ok", "warning", "critical")
 # The run's counters, in the order of the run JSON (DESIGN §1.2); each is a column of ``runs``.

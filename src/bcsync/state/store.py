@@ -417,7 +417,8 @@ class RunStore:
         (pid gone on this host, or lease expired) is taken over and its run marked
         ``interrupted``. Call ``heartbeat`` well within ``lease_seconds`` and ``release_lock``
         at the end, whatever the outcome. If this raises, the caller should finish ``run_id``
-        (e.g. ``failed`` with the error's message) so it does not stay ``querying``.
+        (``skipped``, with the error's message, which names the holder's run) so it does not
+        stay ``querying``.
         """
         locks.acquire(self._engine, sync, run_id, lease_seconds=lease_seconds)
 

@@ -38,6 +38,8 @@ LOOKUP_BATCH = 50
 DELETE_BATCH = 50
 MODES = ("insert", "update", "upsert")
 MATCH_FIELDS = ("id", "email")
+CREATE_REQUIRED = ("email", "first_name", "last_name")  # what POST /v3/customers requires
+_CREATING = "creating a customer needs"
 
 
 def _norm_email(value: Any) -> str:
@@ -97,9 +99,14 @@ class CustomerObject:
                     ("match", "field"),
                 )
             )
-        if self.email_column is None and self.sync.mode != "update":
+        cannot = self._create_gaps(None) if self.sync.mode != "update" else []
+        if cannot:
             problems.append(
-                Problem("creating customers needs a mapping to the 'email' field", ("mappings",))
+                Problem(
+                    f"{_CREATING} {', '.join(cannot)}: mode {self.sync.mode} creates customers "
+                    "(map these fields, or use mode update)",
+                    ("mappings",),
+                )
             )
         return problems
 
@@ -208,27 +215,25 @@ class CustomerObject:
                 )
             else:
                 ops.append(replace(row, op="create", dest_id=None))
-        final: list[RowOp] = []
-        for op in ops:
-            missing = self._missing_required(op) if op.op == "create" else []
-            if missing:
-                reason = "creating a customer needs " + ", ".join(missing)
-                outcomes.append(RowOutcome(op.pk, "create", "invalid", None, reason))
-            else:
-                final.append(op)
-        return Decision(final, outcomes)
+        return Decision(ops, outcomes)
 
-    def _missing_required(self, op: RowOp) -> list[str]:
-        missing = []
-        for name in ("email", "first_name", "last_name"):
+    def create_problem(self, values: Mapping[str, Any]) -> str | None:
+        cannot = self._create_gaps(values)
+        return f"{_CREATING} {', '.join(cannot)}" if cannot else None
+
+    def _create_gaps(self, values: Mapping[str, Any] | None) -> list[str]:
+        """What a create lacks: each required field not mapped, and (given ``values``) each
+        mapped one the row leaves empty. BigCommerce refuses a customer without them."""
+        gaps = []
+        for name in CREATE_REQUIRED:
             column = self.email_column if name == "email" else None
             if column is None:
                 column = next((c for c, s in self.native if s.name == name), None)
             if column is None:
-                missing.append(f"field '{name}' (not mapped)")
-            elif op.values.get(column) in (None, ""):
-                missing.append(f"column '{column}' (field {name}) to be set")
-        return missing
+                gaps.append(f"field '{name}' (not mapped)")
+            elif values is not None and values.get(column) in (None, ""):
+                gaps.append(f"column '{column}' (field {name}) to be set")
+        return gaps
 
     async def _match(self, rows: Sequence[RowOp]) -> dict[str, str]:
         """Existing customer ids for rows without a held record, by id or by email (a row back

@@ -40,6 +40,9 @@ MODES = ("insert", "update")
 ORDER_ID = FieldSpec("id", "integer")
 # Text fields that `clear` blanks; everything else (status included) is left as it is.
 CLEARABLE = ("customer_message", "staff_notes", "payment_method", "payment_provider_id")
+# What POST /v2/orders requires (a billing address, at least its zip, and products).
+CREATE_REQUIRED = ("products", "billing_address.zip")
+_CREATING = "creating an order needs"
 
 
 class OrderObject:
@@ -77,12 +80,14 @@ class OrderObject:
             problems.append(
                 Problem(f"orders are matched on 'id' only, not '{match.field}'", ("match", "field"))
             )
-        if self.sync.mode == "insert":
-            for needed in ("products", "billing_address.zip"):
-                if needed not in self._column_of:
-                    problems.append(
-                        Problem(f"creating orders needs a mapping to '{needed}'", ("mappings",))
-                    )
+        cannot = self._unmapped_for_create() if self.sync.mode == "insert" else []
+        if cannot:
+            problems.append(
+                Problem(
+                    f"{_CREATING} {', '.join(cannot)}: mode insert creates orders",
+                    ("mappings",),
+                )
+            )
         if self.sync.mode == "update" and "products" in self._column_of:
             problems.append(
                 Problem(
@@ -147,16 +152,9 @@ class OrderObject:
             present = [c is not None and values.get(c) is not None for c in columns]
             if any(present) and not all(present):
                 reasons.append(f"fields {low} and {high} must be given together")
-        if self.sync.mode == "insert":
-            zip_column = self._column_of.get("billing_address.zip")
-            zip_code = values.get(zip_column) if zip_column else None
-            if zip_code is None or len(str(zip_code).strip()) < 2:
-                reasons.append(
-                    f"column '{zip_column}' (billing_address.zip): at least 2 characters"
-                )
-            products_column = self._column_of.get("products")
-            if products_column is not None:
-                reasons.extend(check_products(products_column, values.get(products_column)))
+        create_problem = self.create_problem(values) if self.sync.mode == "insert" else None
+        if create_problem:  # insert sends creates only: checked before any call
+            reasons.append(create_problem)
         match = self.sync.match
         if self.sync.mode == "update" and match is not None:
             try:
@@ -172,6 +170,26 @@ class OrderObject:
         if spec.name == "products":
             return products_payload(value)
         return convert(spec, value)
+
+    def create_problem(self, values: Mapping[str, Any]) -> str | None:
+        unmapped = self._unmapped_for_create()
+        if unmapped:
+            return f"{_CREATING} {', '.join(unmapped)}"
+        zip_column = self._column_of["billing_address.zip"]
+        zip_code = values.get(zip_column)
+        reasons = []
+        if zip_code is None or len(str(zip_code).strip()) < 2:
+            reasons.append(f"column '{zip_column}' (billing_address.zip): at least 2 characters")
+        products_column = self._column_of["products"]
+        reasons.extend(check_products(products_column, values.get(products_column)))
+        return "; ".join(reasons) or None
+
+    def _unmapped_for_create(self) -> list[str]:
+        return [
+            f"field '{name}' (not mapped)"
+            for name in CREATE_REQUIRED
+            if name not in self._column_of
+        ]
 
     def predict(self, kind: str, dest_id: str | None) -> tuple[str, int]:
         if self.sync.mode == "insert":
