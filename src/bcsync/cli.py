@@ -2,7 +2,9 @@
 
 Conventions (DESIGN §1.2): human output goes to stdout through rich; errors, notices and the
 progress bar go to stderr. With ``--json`` stdout carries exactly one JSON document. Exit codes:
-0 ok (a run with status ``warning`` included), 1 a run failed, 2 usage or configuration error.
+0 ok (a run with status ``warning`` included, and one ``skipped`` because another run of the sync
+held its lock: a scheduler's overlapping trigger is not a failure), 1 a run failed, 2 usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -33,6 +36,7 @@ if TYPE_CHECKING:  # imported lazily at run time so `bcsync --help` starts fast
     from bcsync.engine import Engine
     from bcsync.events import Observer
     from bcsync.project import ProjectConfig
+    from bcsync.snapshot import Snapshot
     from bcsync.state import RunRecord, RunStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -225,7 +229,11 @@ def run(
         typer.Option("--override-guards", help="Send even if the delete guards would stop it."),
     ] = False,
 ) -> None:
-    """Run syncs, with a progress bar and a summary at the end."""
+    """Run syncs, with a progress bar and a summary at the end.
+
+    Exit code 0 when every run succeeded (some rows rejected or invalid included) or was skipped
+    because another run of the sync was in progress; 1 when one failed; 2 for a config error.
+    """
     if bool(syncs) == run_all:
         raise fail("name the syncs to run, or pass --all (not both)", EXIT_USAGE)
     config = _load(_invocation(ctx))
@@ -390,13 +398,11 @@ def state_show(
     as_json: JsonOption = False,
 ) -> None:
     """What the sync's snapshot holds: rows synced, failed, in doubt, and why rows fail."""
-    path = _snapshot_path(_invocation(ctx), sync)
+    path, opened = _snapshot(_invocation(ctx), sync)
     summary = None
     unsettled: list[dict[str, Any]] = []
-    if path.exists():
-        from bcsync.snapshot import Snapshot
-
-        with Snapshot(path) as snapshot:
+    if opened is not None:
+        with opened as snapshot:
             summary = snapshot.summary().to_json()
             unsettled = [
                 {
@@ -424,10 +430,8 @@ def state_reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Forget a sync's snapshot: the next run treats every row as added."""
-    from bcsync.snapshot import Snapshot
-
-    path = _snapshot_path(_invocation(ctx), sync)
-    if not path.exists():
+    _, opened = _snapshot(_invocation(ctx), sync)
+    if opened is None:
         _out().print(f"{sync}: no snapshot, nothing to reset.")
         return
     if not yes:
@@ -437,7 +441,7 @@ def state_reset(
             abort=True,
             err=True,
         )
-    with Snapshot(path) as snapshot:
+    with opened as snapshot:
         forgotten = snapshot.summary().total
         snapshot.reset()
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
@@ -521,12 +525,17 @@ def _stored_result(store: RunStore, record: RunRecord, *, limit: int | None) -> 
     )
 
 
-def _snapshot_path(inv: Invocation, sync: str) -> Path:
+def _snapshot(inv: Invocation, sync: str) -> tuple[Path, AbstractContextManager[Snapshot] | None]:
+    """Where the sync's snapshot is, and a way to open it (None: it has none yet)."""
     from bcsync.engine import snapshot_path
 
     config = _load(inv)
     _known_sync(config, sync)
-    return snapshot_path(config.project_dir, sync)
+    path = snapshot_path(config.project_dir, sync)
+    engine = _engine(config)
+    if not engine.shares_snapshots() and not path.exists():
+        return path, None
+    return path, engine.open_snapshot(sync)
 
 
 def main() -> None:

@@ -294,12 +294,37 @@ class Engine:
 
     @contextlib.contextmanager
     def _changes(
-        self, sync: SyncConfig, *, full_resync: bool
+        self, sync: SyncConfig, *, full_resync: bool, store: RunStore | None = None
     ) -> Iterator[tuple[ChangeSet, Snapshot]]:
+        with (
+            self.open_snapshot(sync.name, store) as snapshot,
+            self._planned(sync, snapshot, full_resync=full_resync) as changes,
+        ):
+            yield changes, snapshot
+
+    @contextlib.contextmanager
+    def open_snapshot(self, sync: str, store: RunStore | None = None) -> Iterator[Snapshot]:
+        """The sync's snapshot; with a PostgreSQL run store, a local copy of the one kept there
+        (``bcsync.state.shared_snapshot``). ``store`` None: opened here if one is needed."""
+        path = snapshot_path(self.config.project_dir, sync)
+        with contextlib.ExitStack() as stack:
+            if store is None and self.shares_snapshots():
+                store = stack.enter_context(self.open_store())
+            shared = store.shared_snapshot(sync) if store is not None else None
+            yield stack.enter_context(Snapshot(path, shared=shared))
+
+    def shares_snapshots(self) -> bool:
+        """Whether snapshots are kept in the run store (PostgreSQL), not only in local files."""
+        url = self.config.resolve_url(self.config.state.url)
+        return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+
+    @contextlib.contextmanager
+    def _planned(
+        self, sync: SyncConfig, snapshot: Snapshot, *, full_resync: bool
+    ) -> Iterator[ChangeSet]:
         warehouse = open_warehouse(
             self.config.resolve_url(self.config.warehouse.url), project_dir=self.config.project_dir
         )
-        snapshot = Snapshot(snapshot_path(self.config.project_dir, sync.name))
         try:
             # A DuckDB model is run by the snapshot's own DuckDB; others stream in as Arrow.
             model = warehouse.local_query(sync.model, sync=sync.name) or warehouse.stream(
@@ -314,9 +339,8 @@ class Engine:
                 mapping=self._mapping(sync),
             )
             with changes:
-                yield changes, snapshot
+                yield changes
         finally:
-            snapshot.close()
             warehouse.close()
 
     # -- run ---------------------------------------------------------------------------------
@@ -424,7 +448,10 @@ class Engine:
             if problems:
                 raise ConfigError("\n".join(self._located(sync, problems)))
             self._set_status(store, sync, run_id, "planning")
-            with self._changes(sync, full_resync=full_resync) as (changes, snapshot):
+            with self._changes(sync, full_resync=full_resync, store=store) as (
+                changes,
+                snapshot,
+            ):
                 counts = changes.counts.to_json()
                 for key in ("queried", "added", "changed", "removed"):
                     tally.counts[key] = int(counts.get(key, 0))

@@ -150,12 +150,40 @@ def _v3_outcome_by_row(ops: Operations) -> None:
     ops.create_index("ix_row_outcomes_run_pk", "row_outcomes", ["run_id", "pk"])
 
 
+def _v4_shared_snapshots(ops: Operations) -> None:
+    # Each sync's snapshot, kept in the run store when it is PostgreSQL (``shared_snapshot.py``).
+    ops.create_table(
+        "snapshot_heads",
+        sa.Column("sync", sa.Text, primary_key=True),
+        sa.Column("lineage", sa.String(32), nullable=False),
+        sa.Column("generation", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+    ops.create_table(
+        "snapshot_entries",
+        sa.Column("sync", sa.Text, primary_key=True),
+        sa.Column("pk", sa.Text, primary_key=True),
+        sa.Column("row_hash", sa.Text),
+        sa.Column("dest_id", sa.Text),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("last_error", sa.Text),
+        sa.Column("pending_op", sa.String(16)),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Column("pending_key", sa.Text),
+        sa.Column("pending_at", UtcDateTime),
+        sa.Column("landed", sa.Text),
+        sa.Column("found_key", sa.Text),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
         2, "api calls, alert states, run process identity", _v2_debugger_alerts_process_identity
     ),
     Migration(3, "row outcomes indexed by row", _v3_outcome_by_row),
+    Migration(4, "snapshots shared through the run store", _v4_shared_snapshots),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

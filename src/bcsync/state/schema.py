@@ -150,3 +150,32 @@ alert_states = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("last_run_id", sa.String(64)),
 )
+
+# A sync's snapshot kept in a PostgreSQL run store (``shared_snapshot.py``): one head per sync,
+# whose generation grows with every write, and the entries (``bcsync.snapshot`` columns).
+snapshot_heads = sa.Table(
+    "snapshot_heads",
+    metadata,
+    sa.Column("sync", sa.Text, primary_key=True),
+    sa.Column("lineage", sa.String(32), nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+snapshot_entries = sa.Table(
+    "snapshot_entries",
+    metadata,
+    sa.Column("sync", sa.Text, primary_key=True),
+    sa.Column("pk", sa.Text, primary_key=True),
+    sa.Column("row_hash", sa.Text),
+    sa.Column("dest_id", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("pending_op", sa.String(16)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("pending_key", sa.Text),
+    sa.Column("pending_at", UtcDateTime),
+    sa.Column("landed", sa.Text),
+    sa.Column("found_key", sa.Text),
+)

@@ -50,6 +50,7 @@ from bcsync.state.schema import (
     row_outcomes,
     runs,
 )
+from bcsync.state.shared_snapshot import SharedSnapshot
 
 _CREDENTIAL_HEADERS = frozenset({"x-auth-token", "authorization"})
 _MASK = "***"
@@ -137,6 +138,13 @@ class RunStore:
     @property
     def engine(self) -> sa.Engine:
         return self._engine
+
+    def shared_snapshot(self, sync: str) -> SharedSnapshot | None:
+        """Where ``sync``'s snapshot is kept for every machine: in a PostgreSQL store, None in
+        SQLite, whose snapshots stay in their local files (see ``shared_snapshot``)."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        return SharedSnapshot(self._engine, sync)
 
     # -- runs ------------------------------------------------------------------------------------
 
