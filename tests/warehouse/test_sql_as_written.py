@@ -106,16 +106,20 @@ def _assert_same(sql: str, own: Answer, ours: Answer) -> None:
     if kind == "rows":
         assert detail == own[1]
         return
-    assert detail.startswith("sync 'vip': model query failed: ")
-    assert "syntax error at or near" in detail and "LINE 1:" in detail
     first_line = own[1].splitlines()[0]
     last_word = sql.split()[-1]
     if "at end of input" in first_line or first_line.endswith(f'at or near "{last_word}"'):
-        # The model stops too early. The warehouse, sent the model as a subquery, names the
-        # ")" that closes it: the line quoted under the error shows the whole model and the
-        # caret right after its end.
-        assert f"({sql}) AS model" in detail
+        # The model stops too early. The warehouse, sent the model as a subquery, would name
+        # the ")" that closes it, which the user never wrote: bcsync says the query ends early,
+        # at the model's own last line, after its last words.
+        assert detail.startswith(
+            "sync 'vip': model SQL has a syntax error at line 1: the query ends before its "
+            f"statement is complete, after '{sql[-30:]}'"
+        ), detail
+        assert ") AS model" not in detail
     else:
+        assert detail.startswith("sync 'vip': model query failed: ")
+        assert "syntax error at or near" in detail and "LINE 1:" in detail
         assert first_line in detail  # the same token of the model, named the same way
 
 
@@ -226,3 +230,17 @@ def test_check_plan_and_run_report_the_warehouses_syntax_error(
     assert emulator.dump()["customers"] == []  # nothing reached BigCommerce
     writes = [k for k in emulator.stats()["by_endpoint"] if not k.startswith("GET ")]
     assert writes == []
+
+
+@pytest.mark.parametrize("warehouse", ["postgres", "duckdb"])
+def test_a_model_that_ends_too_early_is_reported_at_its_own_last_line(
+    warehouse: str, pg_url: str, duckdb_file: Path, tmp_path: Path
+) -> None:
+    url = pg_url if warehouse == "postgres" else f"duckdb:///{duckdb_file}"
+    sql = "-- the VIPs\nselect id,\n  first_name\nfrom t\ngroup"
+    kind, detail = _bcsync_answer(url, sql, tmp_path)
+    assert kind == "error"
+    assert detail.startswith(
+        "sync 'vip': model SQL has a syntax error at line 5: the query ends before its "
+        "statement is complete, after 'group'"
+    ), detail

@@ -115,6 +115,32 @@ def model_select(
     return sql if text is None else sql.replace(_MODEL_SQL, f"({text})", 1)
 
 
+# The warehouse's syntax error when the model stops too early (``… from t,``, ``… group``): it
+# names the ")" closing bcsync's wrapping subquery, and its caret points at that ")".
+_CUT_SHORT = re.compile(r'syntax error at or near "\)".*?LINE (\d+): ([^\n]*)\n( *)\^', re.S)
+
+
+def query_failed(sync: str, message: str) -> WarehouseError:
+    """The error for a model query the warehouse refused with ``message`` (already scrubbed).
+
+    A model that stops before its statement is complete is reported as such, at its last line:
+    the warehouse's own words would name a ")" the user never wrote and quote the wrapping
+    query (PostgreSQL and DuckDB word it the same way).
+    """
+    cut = _CUT_SHORT.search(message)
+    if cut:
+        line, text, caret = int(cut.group(1)), cut.group(2), len(cut.group(3))
+        at = caret - len(f"LINE {line}: ")
+        if re.fullmatch(r"\) AS model( LIMIT \d+)?", text[at:].rstrip()):
+            last = text[:at].removeprefix("SELECT * FROM (").strip()[-30:]  # the model's own
+            return WarehouseError(
+                f"sync '{sync}': model SQL has a syntax error at line {line}: the query ends "
+                f"before its statement is complete, after '{last}' (a trailing comma, or a "
+                "clause without what must follow it)"
+            )
+    return WarehouseError(f"sync '{sync}': model query failed: {message}")
+
+
 def _parse_problem(exc: ParseError) -> str:
     """`` at line 3, column 1 near 'where': …`` from sqlglot's first error, plain text."""
     # sqlglot's own message underlines the token with terminal escape codes; rebuild it plainly.

@@ -27,6 +27,7 @@ from bcsync.warehouse.base import (
     guarded_reader,
     is_arrow_json,
     model_select,
+    query_failed,
 )
 
 MEMORY = ":memory:"
@@ -139,4 +140,4 @@ def _json_typed(schema: pa.Schema, relation: duckdb.DuckDBPyRelation) -> pa.Sche
 
 
 def _query_failed(sync: str, exc: Exception) -> WarehouseError:
-    return WarehouseError(f"sync '{sync}': model query failed: {exc}")
+    return query_failed(sync, str(exc))

@@ -31,6 +31,7 @@ from bcsync.warehouse.base import (
     LocalQuery,
     guarded_reader,
     model_select,
+    query_failed,
 )
 
 # SQLAlchemy dialect name → sqlglot dialect, for parsing and wrapping model SQL.
@@ -145,7 +146,7 @@ class SqlAlchemyWarehouse:
         return inferred_converter(description, rows)
 
     def _query_failed(self, sync: str, exc: Exception) -> WarehouseError:
-        return WarehouseError(f"sync '{sync}': model query failed: {self._clean(exc)}")
+        return query_failed(sync, self._clean(exc))
 
     def _clean(self, exc: BaseException) -> str:
         """The driver's own message (not SQLAlchemy's wrapper with SQL and links), scrubbed."""
