@@ -127,6 +127,7 @@ class ChaosDriver:
         self.history: list[RoundLog] = []
         self.figures = Figures()
         self._late_foreign = False  # the last round made a record outside while it ran
+        self.test_id = f"test_chaos[{scenario.name}]"  # the pytest id that replays this game
 
     # == the whole game ===========================================================================
     def play(self) -> None:
@@ -342,7 +343,7 @@ class ChaosDriver:
     def replay(self) -> str:
         return (
             f"BCSYNC_CHAOS_SEED={self.seed} BCSYNC_CHAOS_ROUNDS={self.rounds} .venv/bin/python "
-            f"-m pytest -q 'tests/chaos/test_chaos.py::test_chaos[{self.scenario.name}]'"
+            f"-m pytest -q 'tests/chaos/test_chaos.py::{self.test_id}'"
         )
 
     def failure_report(self, limit: int = 30) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,15 +78,57 @@ def _totals(scenarios: list[dict[str, Any]]) -> dict[str, Any]:
 def test_chaos(
     scenario: Scenario, sync_project: Any, emulator: Any, chaos_report: dict[str, Any]
 ) -> None:
-    rounds = int(os.environ.get("BCSYNC_CHAOS_ROUNDS", DEFAULT_ROUNDS))
-    driver = ChaosDriver(
+    _play(_driver(scenario, sync_project, emulator), sync_project, chaos_report, scenario.name)
+
+
+# With a PostgreSQL run store the snapshot is shared (bcsync.state.shared_snapshot): the local file
+# is only a copy. These scenarios cover both objects and the ownership cases a lost copy matters to
+# most (insert mode never matches; delete behaviour reaches records only through the snapshot).
+SHARED = ("customers_upsert_email", "customers_insert_delete", "orders_insert_delete")
+# How often a run starts from a checkout without a local copy (a teammate, a CI job).
+FRESH_CHECKOUT = 0.4
+
+
+@pytest.mark.parametrize(
+    "scenario", [s for s in SCENARIOS if s.name in SHARED], ids=lambda s: f"{s.name}-shared"
+)
+def test_chaos_with_a_shared_run_store(
+    scenario: Scenario,
+    sync_project: Any,
+    emulator: Any,
+    postgres_url: str,
+    chaos_report: dict[str, Any],
+) -> None:
+    """The same game against a PostgreSQL run store, where before some runs (killed ones too)
+    the local copy of the snapshot is deleted, as if another checkout ran next."""
+    sync_project.state_url = postgres_url
+    driver = _driver(scenario, sync_project, emulator)
+    rng = random.Random(f"shared:{scenario.name}:{driver.seed}")
+    run = driver.runner.run
+    copies = sync_project.dir / ".bcsync" / "snapshots"
+
+    def from_some_checkout(*args: Any, **kwargs: Any) -> Any:
+        if rng.random() < FRESH_CHECKOUT:
+            shutil.rmtree(copies, ignore_errors=True)
+        return run(*args, **kwargs)
+
+    driver.runner.run = from_some_checkout  # type: ignore[method-assign]
+    driver.test_id = f"test_chaos_with_a_shared_run_store[{scenario.name}-shared]"
+    _play(driver, sync_project, chaos_report, f"{scenario.name}-shared")
+
+
+def _driver(scenario: Scenario, sync_project: Any, emulator: Any) -> ChaosDriver:
+    return ChaosDriver(
         scenario,
         sync_project,
         emulator,
         seed=_seed(),
-        rounds=rounds,
+        rounds=int(os.environ.get("BCSYNC_CHAOS_ROUNDS", DEFAULT_ROUNDS)),
         apply_faults=_apply_faults(),
     )
+
+
+def _play(driver: ChaosDriver, sync_project: Any, chaos_report: dict[str, Any], name: str) -> None:
     try:
         driver.play()
     except Exception as exc:  # a crash of the driver itself: still say how to replay it
@@ -95,7 +138,7 @@ def test_chaos(
         figures = driver.figures.as_dict()
         figures.update(seed=driver.seed, apply_faults=driver.apply_faults)
         figures["failures"] = [str(v) for v in driver.oracle.violations[:20]]
-        chaos_report["scenarios"][scenario.name] = figures
+        chaos_report["scenarios"][name] = figures
         print("\n" + driver.summary())
         if os.environ.get("BCSYNC_CHAOS_VERBOSE"):
             print("\n".join(f"  {log.line()}" for log in driver.history))

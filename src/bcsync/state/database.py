@@ -11,6 +11,8 @@ once with "database is locked" instead of waiting their turn.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,14 +74,31 @@ def _control_sqlite_transactions(engine: sa.Engine, *, wal: bool) -> None:
         # Hand BEGIN over to us (the "begin" hook below); sqlite3 would otherwise begin lazily.
         dbapi_connection.isolation_level = None
         if wal:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
+            _set_wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _set_wal(dbapi_connection: Any) -> None:
+    """Put the file in WAL mode (it stays so). Switching takes an exclusive lock that SQLite does
+    not wait for: several processes opening a new store at once retry instead of failing with
+    "database is locked" (seen when four first openers race)."""
+    deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
+    cursor = dbapi_connection.cursor()
+    try:
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    finally:
+        cursor.close()
 
 
 @contextmanager
