@@ -681,7 +681,7 @@ class Snapshot:
         scan the whole table for keys spread over it (a 1M-row snapshot: 0.3 s a chunk)."""
         assert self._written is not None
         result = self._conn.execute(
-            f"{sql.rstrip().rstrip(';')} RETURNING {_SHARED_COLUMNS}" if returns else sql
+            f"{sql.rstrip().rstrip(';')} RETURNING {_SHARED_SELECT}" if returns else sql
         )
         self._written.update(dict.fromkeys(batch.column("pk").to_pylist()))
         if returns:
@@ -698,13 +698,13 @@ class Snapshot:
         else:
             rows = [row for row in self._written.values() if row is not None]
             deleted = sorted(pk for pk, row in self._written.items() if row is None)
-            table = pa.Table.from_pylist(rows, schema=_SHARED_SCHEMA)
+            table = pa.Table.from_pylist(rows, schema=SHARED_SCHEMA)
             self._head = self._shared.push(table, deleted, self._head)
         self._record_head()
 
     def _shared_rows(self) -> pa.Table:
         """Every entry, as the shared copy's columns."""
-        return self._conn.sql(f"SELECT {_SHARED_COLUMNS} FROM snapshot").to_arrow_table()
+        return self._conn.sql(f"SELECT {_SHARED_SELECT} FROM snapshot").to_arrow_table()
 
     def _record_head(self) -> None:
         assert self._head is not None
@@ -744,27 +744,24 @@ _RELEASED = """
     updated_at = now()
 """
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
-# An entry as the shared copy keeps it (``bcsync.state.shared_snapshot.COLUMNS``).
-_SHARED_COLUMNS = """
-    pk, row_hash, dest_id, status, attempts, last_error, pending_op,
-    epoch_us(updated_at) AS updated_us, pending_key, epoch_us(pending_at) AS pending_us, landed,
-    found_key
-"""
-_SHARED_SCHEMA = pa.schema(
-    [
-        ("pk", pa.string()),
-        ("row_hash", pa.string()),
-        ("dest_id", pa.string()),
-        ("status", pa.string()),
-        ("attempts", pa.int32()),
-        ("last_error", pa.string()),
-        ("pending_op", pa.string()),
-        ("updated_us", pa.int64()),
-        ("pending_key", pa.string()),
-        ("pending_us", pa.int64()),
-        ("landed", pa.string()),
-        ("found_key", pa.string()),
-    ]
+# An entry as the shared copy keeps it (``bcsync.state.shared_snapshot``): timestamps as integer
+# microseconds since the epoch, which no session setting changes.
+SHARED_TIMESTAMPS = {"updated_at": "updated_us", "pending_at": "pending_us"}
+SHARED_COLUMNS = tuple(SHARED_TIMESTAMPS.get(name, name) for name in ENTRY_COLUMNS)
+SHARED_SCHEMA = pa.schema(
+    (
+        name,
+        pa.int64()
+        if name in SHARED_TIMESTAMPS.values()
+        else pa.int32()
+        if name == "attempts"
+        else pa.string(),
+    )
+    for name in SHARED_COLUMNS
+)
+_SHARED_SELECT = ", ".join(
+    f"epoch_us({name}) AS {SHARED_TIMESTAMPS[name]}" if name in SHARED_TIMESTAMPS else name
+    for name in ENTRY_COLUMNS
 )
 
 

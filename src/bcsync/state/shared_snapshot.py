@@ -40,25 +40,13 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from bcsync.errors import StateError
+from bcsync.snapshot import SHARED_COLUMNS, SHARED_TIMESTAMPS
 from bcsync.state.database import read_transaction, write_transaction
 from bcsync.state.schema import snapshot_heads
 
 # The columns shared, in the order of every CSV; ``*_us`` are microseconds since the epoch.
-COLUMNS = (
-    "pk",
-    "row_hash",
-    "dest_id",
-    "status",
-    "attempts",
-    "last_error",
-    "pending_op",
-    "updated_us",
-    "pending_key",
-    "pending_us",
-    "landed",
-    "found_key",
-)
-_TIMESTAMPS = {"updated_us": "updated_at", "pending_us": "pending_at"}
+COLUMNS = SHARED_COLUMNS
+_TIMESTAMPS = {us: at for at, us in SHARED_TIMESTAMPS.items()}  # column -> snapshot_entries'
 _EPOCH = "timestamptz 'epoch'"
 
 
