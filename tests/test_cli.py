@@ -265,8 +265,7 @@ def test_emulator_prints_where_it_listens_and_stops_cleanly_on_ctrl_c(tmp_path: 
 
 
 def seed_snapshot(project: Path) -> Path:
-    from bcsync.engine import snapshot_path
-    from bcsync.snapshot import Confirmed, Failed, Snapshot
+    from bcsync.snapshot import Confirmed, Failed, Snapshot, snapshot_path
 
     path = snapshot_path(project, "vip")
     with Snapshot(path) as snapshot:
@@ -318,8 +317,7 @@ def test_state_show_lists_the_rows_that_keep_failing(runner: CliRunner, project:
 
 
 def test_state_show_lists_at_most_100_rows_unless_asked(runner: CliRunner, project: Path) -> None:
-    from bcsync.engine import snapshot_path
-    from bcsync.snapshot import Failed, Snapshot
+    from bcsync.snapshot import Failed, Snapshot, snapshot_path
 
     with Snapshot(snapshot_path(project, "vip")) as snapshot:
         snapshot.fail([Failed(pk=str(n), error="rejected") for n in range(150)])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the engine's imports (DuckDB, SQLAlchemy…) load only when a project does
-    from bcsync.engine import Project
+    from bcsync.api import Project
     from bcsync.events import Observer
 
 __version__ = "0.1.0"
@@ -25,6 +25,6 @@ __all__ = ["__version__", "load_project"]
 
 def load_project(path: Path | str | None = None, observers: Sequence[Observer] = ()) -> Project:
     """Load ``bcsync.yml`` (a file, or the directory holding it; default: current directory)."""
-    from bcsync.engine import load_project as load
+    from bcsync.api import load_project as load
 
     return load(path, observers)

@@ -441,9 +441,7 @@ def state_reset(
             abort=True,
             err=True,
         )
-    with opened as snapshot:
-        forgotten = snapshot.summary().total
-        snapshot.reset()
+    forgotten = _engine(_load(_invocation(ctx))).reset_snapshot(sync)
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
 
 
@@ -527,7 +525,7 @@ def _stored_result(store: RunStore, record: RunRecord, *, limit: int | None) -> 
 
 def _snapshot(inv: Invocation, sync: str) -> tuple[Path, AbstractContextManager[Snapshot] | None]:
     """Where the sync's snapshot is, and a way to open it (None: it has none yet)."""
-    from bcsync.engine import snapshot_path
+    from bcsync.snapshot import snapshot_path
 
     config = _load(inv)
     _known_sync(config, sync)

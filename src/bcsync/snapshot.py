@@ -45,14 +45,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
 
 from bcsync.errors import StateError
-from bcsync.rowhash import quote_literal
+from bcsync.rowhash import canonical_sql, quote_ident, quote_literal
 
 if TYPE_CHECKING:
+    from duckdb.sqltypes import DuckDBPyType
+
     from bcsync.state.shared_snapshot import Head, SharedSnapshot
 
 T = TypeVar("T")
@@ -64,6 +67,9 @@ MAX_ERROR_CHARS = 2000
 # DuckDB's buffer limit for this connection: a plan's temp tables spill to ``<file>.tmp`` past
 # it, which bounds a run's memory (spilling is much slower, so not too low).
 DEFAULT_MEMORY_LIMIT = "1GB"
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
+# Key types whose every value is a BIGINT, whose canonical text is that BIGINT's.
+_BIGINT_KEYS = {"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint", "uinteger"}
 
 ENTRY_COLUMNS = (
     "pk",
@@ -124,6 +130,11 @@ _MIGRATIONS = {
     UPDATE snapshot_meta SET value = '3' WHERE key = 'format';
     """,
 }
+
+
+def snapshot_path(project_dir: Path, sync: str) -> Path:
+    """Where a sync's snapshot (or, with a PostgreSQL run store, its local copy) lives."""
+    return project_dir / ".bcsync" / "snapshots" / f"{sync}.duckdb"
 
 
 class SnapshotEntry(NamedTuple):
@@ -223,6 +234,91 @@ def entry_from_row(row: dict[str, Any]) -> SnapshotEntry:
     )
 
 
+def entries_from_arrow(table: pa.Table, prefix: str = "e_") -> list[SnapshotEntry | None]:
+    """Each row's entry from the columns ``<prefix><entry column>`` (``SnapshotRelation.entry_sql``
+    selects them), None for a row whose key is not in the snapshot."""
+    columns = [python_values(table.column(f"{prefix}{name}")) for name in ENTRY_COLUMNS]
+    # ENTRY_COLUMNS are SnapshotEntry's fields in order: positional is the fastest way to make one.
+    return [
+        SnapshotEntry(*row) if row[0] is not None else None for row in zip(*columns, strict=True)
+    ]
+
+
+def python_values(column: pa.ChunkedArray) -> list[Any]:
+    """The column as Python values, as ``to_pylist`` gives them (maps as dicts)."""
+    if column.type == _UTC_MICROS:
+        # pyarrow converts each aware timestamp through the time zone database (~3 µs a value);
+        # an offset from an aware epoch gives equal datetimes, with the same tzinfo, 6× faster.
+        epoch = dt.datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+        # (view, not cast: cast would import pyarrow.compute, 50 ms, on the first chunk)
+        micros = [v for part in column.chunks for v in part.view(pa.int64()).to_pylist()]
+        return [None if v is None else epoch + dt.timedelta(microseconds=v) for v in micros]
+    if _has_map(column.type):
+        # Maps as dicts; pyarrow's option costs ~15× on every type, so only maps pay for it.
+        return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
+def _has_map(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_map(arrow_type):
+        return True
+    return any(_has_map(arrow_type.field(i).type) for i in range(arrow_type.num_fields))
+
+
+class JoinKey(NamedTuple):
+    """How a model's key column meets the snapshot's keys: both sides as SQL."""
+
+    model: str  # the model's key, as the snapshot's join column holds it
+    snapshot: str  # the snapshot's join column
+
+
+@dataclass(frozen=True)
+class SnapshotRelation:
+    """The snapshot's entries as a relation that SQL on the snapshot's connection reads: the
+    planner diffs a model against it without spelling the snapshot's table or columns.
+
+    ``table`` names the table with its database, so it still resolves while another database
+    is the connection's default (a DuckDB model attached to it, ``bcsync.warehouse.duckdb``).
+    Entries are located by their ``rowid``, which moves only when the table is written: a
+    reader that locates entries found by an earlier statement runs both in one transaction.
+    """
+
+    table: str
+    entry_columns: tuple[str, ...] = ENTRY_COLUMNS
+
+    def join_key(self, key_sql: str, key_type: DuckDBPyType) -> JoinKey:
+        """How a model key ``key_sql`` of ``key_type`` joins the entries' keys."""
+        if key_type.id in _BIGINT_KEYS:
+            # Integer keys join on pk_int: no text is made for the 99% of rows unchanged.
+            return JoinKey(f"CAST({key_sql} AS BIGINT)", "pk_int")
+        return JoinKey(canonical_sql(key_sql, key_type), "pk")
+
+    def scan_sql(self, key: JoinKey) -> str:
+        """Every entry's join key (``s_key``), place (``s_rowid``) and cached quick hash
+        (``s_fast``, NULL when none): narrow, for the side of a join DuckDB builds its table on."""
+        return (
+            f"SELECT {key.snapshot} AS s_key, rowid AS s_rowid, fast_hash AS s_fast "
+            f"FROM {self.table}"
+        )
+
+    def count_sql(self) -> str:
+        """The number of entries."""
+        return f"SELECT count(*) FROM {self.table}"
+
+    def at_sql(self, alias: str, place: str) -> str:
+        """A join target: the entry whose ``s_rowid`` (from ``scan_sql``) is ``place``."""
+        return f"{self.table} {alias} ON {alias}.rowid = {place}"
+
+    def key_sql(self, alias: str) -> str:
+        """The primary key (canonical text) of the entry joined as ``alias``."""
+        return f"{alias}.pk"
+
+    def entry_sql(self, alias: str, prefix: str = "e_") -> str:
+        """The select list of the entry joined as ``alias``: each of ``entry_columns`` as
+        ``<prefix><column>``, which ``entries_from_arrow`` reads back."""
+        return ", ".join(f"{alias}.{name} AS {prefix}{name}" for name in self.entry_columns)
+
+
 class Snapshot:
     """The snapshot file of one sync. Not thread-safe: one run uses it at a time."""
 
@@ -232,6 +328,7 @@ class Snapshot:
         *,
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         shared: SharedSnapshot | None = None,
+        upload: bool = False,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +340,8 @@ class Snapshot:
         try:
             self._nested = False  # inside ``_transaction``: writes do not commit on their own
             self._conn = duckdb.connect(str(self.path))
+            # The relation's qualifier: another database may become the default (a model).
+            self._database = str(self._conn.execute("SELECT current_database()").fetchall()[0][0])
             self._conn.execute("SET TimeZone = 'UTC'")
             self._conn.execute(f"SET memory_limit = '{memory_limit}'")
             self._conn.execute("SET preserve_insertion_order = false")
@@ -267,7 +366,7 @@ class Snapshot:
             raise StateError(f"snapshot {self.path} has format {found}, expected {FORMAT_VERSION}")
         if shared is not None:
             try:
-                self._follow(shared)
+                self._follow(shared, upload=upload)
             except BaseException:
                 self._conn.close()
                 raise
@@ -276,6 +375,10 @@ class Snapshot:
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection, for the planner's temp tables. Do not write ``snapshot``."""
         return self._conn
+
+    def relation(self) -> SnapshotRelation:
+        """The entries as a relation for SQL on ``connection`` (see ``SnapshotRelation``)."""
+        return SnapshotRelation(f"{quote_ident(self._database)}.main.snapshot")
 
     def __enter__(self) -> Snapshot:
         return self
@@ -611,9 +714,9 @@ class Snapshot:
                 self._written = {}
             if batch is not None:
                 conn.register("batch", batch)
-            if not (shared and self._shared is not None and self._head is not None):
+            if not (shared and self._shared is not None):
                 conn.execute(sql)
-            elif batch is None or self._written is None:
+            elif batch is None or self._written is None or self._head is None:
                 conn.execute(sql)
                 self._written = None
             else:
@@ -633,19 +736,45 @@ class Snapshot:
 
     # -- the shared copy (see bcsync.state.shared_snapshot) ---------------------------------
 
-    def _follow(self, shared: SharedSnapshot) -> None:
-        """Bring this copy to the shared version: upload it if the run store has none yet
-        (the first machine after switching to a PostgreSQL store), reload it if it is behind."""
+    def _follow(self, shared: SharedSnapshot, *, upload: bool) -> None:
+        """Bring this copy to the shared version, or leave it as the ledger to share.
+
+        - at the shared version already: nothing to do (one query);
+        - the run store has no entries for this sync yet: this copy is the ledger, uploaded
+          now if ``upload`` (a run opens it: the first after moving to PostgreSQL), else by
+          its first write (so ``plan`` or ``state show`` write nothing to the run store);
+        - a ledger made here before the run store was PostgreSQL (never shared), while the run
+          store already holds another: if that one is empty it is replaced, else this refuses
+          (taking either would lose what the other knows; the message says how to choose);
+        - otherwise (behind, reset elsewhere, or a fresh checkout): reloaded from the store.
+        """
         head = shared.head()
-        mine = self._meta("shared_lineage"), self._meta("shared_generation")
-        if head is not None and mine == (head.lineage, str(head.generation)):
+        lineage = self._meta("shared_lineage")
+        if head is not None and (lineage, self._meta("shared_generation")) == (
+            head.lineage,
+            str(head.generation),
+        ):
             self._head = head
-            return
-        if head is None:
-            self._head = shared.replace(self._shared_rows())
+        elif head is None and upload:
+            self._head = shared.replace(self._shared_rows(), None)
+            self._record_head()
+        elif head is None:
+            self._head = None  # shared by the first write (``_publish``)
+        elif lineage is None and self._scalar("SELECT count(*) FROM snapshot") > 0:
+            if shared.count() > 0:
+                raise StateError(
+                    f"sync {shared.sync!r}: this checkout's snapshot {self.path} was made before "
+                    "the run store was PostgreSQL, and the run store already holds another "
+                    f"snapshot of the sync ({shared.count():,} entries). bcsync will not pick one "
+                    "and lose what the other knows. To keep the run store's, move this file "
+                    "away; to keep this file's, delete the sync's rows from the run store's "
+                    "snapshot_entries and snapshot_heads tables. Then run again"
+                )
+            self._head = shared.replace(self._shared_rows(), head, over_empty=True)
+            self._record_head()
         else:
             self._head = self._reload(shared)
-        self._record_head()
+            self._record_head()
 
     def _reload(self, shared: SharedSnapshot) -> Head:
         from bcsync.state.shared_snapshot import read_csv_sql
@@ -654,7 +783,7 @@ class Snapshot:
             head = shared.export(out)
             out.flush()
             if head is None:  # removed since we looked: start it again from this copy
-                return shared.replace(self._shared_rows())
+                return shared.replace(self._shared_rows(), None)
             conn = self._conn
             conn.execute("BEGIN TRANSACTION")
             try:
@@ -690,11 +819,12 @@ class Snapshot:
                 self._written[row[0]] = dict(zip(names, row, strict=True))
 
     def _publish(self) -> None:
-        """Write this transaction's entries to the shared copy first (see module docstring)."""
-        if self._shared is None or self._head is None or self._written == {}:
+        """Write this transaction's entries to the shared copy first (see module docstring);
+        the whole copy when every entry may have changed (a reset) or none is shared yet."""
+        if self._shared is None or self._written == {}:
             return
-        if self._written is None:
-            self._head = self._shared.replace(self._shared_rows())
+        if self._written is None or self._head is None:
+            self._head = self._shared.replace(self._shared_rows(), self._head)
         else:
             rows = [row for row in self._written.values() if row is not None]
             deleted = sorted(pk for pk, row in self._written.items() if row is None)
@@ -743,7 +873,6 @@ _RELEASED = """
     last_error = NULL, pending_op = NULL, pending_key = NULL, pending_at = NULL,
     updated_at = now()
 """
-_UTC_MICROS = pa.timestamp("us", tz="UTC")
 # An entry as the shared copy keeps it (``bcsync.state.shared_snapshot``): timestamps as integer
 # microseconds since the epoch, which no session setting changes.
 SHARED_TIMESTAMPS = {"updated_at": "updated_us", "pending_at": "pending_us"}

@@ -123,7 +123,10 @@ def test_a_local_snapshot_is_uploaded_when_the_store_has_none(
     with Snapshot(tmp_path / "local.duckdb") as local:
         local.confirm([Confirmed(str(i), f"h{i}", str(i)) for i in range(3)])
     with Snapshot(tmp_path / "local.duckdb", shared=store.shared_snapshot("s")):
-        pass
+        pass  # a plan or `state show`: writes nothing to the run store
+    assert store.shared_snapshot("s").head() is None  # type: ignore[union-attr]
+    with Snapshot(tmp_path / "local.duckdb", shared=store.shared_snapshot("s"), upload=True):
+        pass  # a run
     with Snapshot(tmp_path / "elsewhere.duckdb", shared=store.shared_snapshot("s")) as elsewhere:
         assert elsewhere.summary().synced == 3
 
@@ -272,3 +275,97 @@ def test_every_kind_of_write_reaches_the_other_copies(store: RunStore, tmp_path:
     ]
     with Snapshot(tmp_path / "two.duckdb", shared=store.shared_snapshot("s")) as two:
         assert _entries(two) == expected
+
+
+def test_a_plan_from_a_fresh_checkout_does_not_wipe_the_ledger_of_a_machine_moving_to_pg(
+    sync_project: SyncProject, postgres_url: str, tmp_path: Path
+) -> None:
+    # Found by review: the fresh checkout's plan uploaded an empty snapshot, which machine A
+    # then loaded over its own ledger, and every order was created a second time.
+    sync_project.configure(INSERT_ORDERS)  # machine A, with the default SQLite run store
+    sync_project.load("orders", [order(n) for n in range(1, 6)])
+    assert sync_project.run("orders").counts["succeeded"] == 5
+    other = _second_checkout(sync_project, tmp_path / "teammate", INSERT_ORDERS)
+    other.state_url = postgres_url
+    other.configure(INSERT_ORDERS)
+    assert other.cli("plan", "orders").returncode == 0  # plans 5 creates: it knows nothing
+    sync_project.state_url = postgres_url  # machine A moves to the shared run store
+    sync_project.configure(INSERT_ORDERS)
+    result = sync_project.run("orders")
+    assert (result.status, result.api_calls) == ("success", 0)
+    assert len(live_orders(sync_project.emulator)) == 5
+    assert other.engine().plan("orders").counts["added"] == 0  # the teammate now knows
+
+
+def test_a_ledger_from_before_the_move_is_not_silently_replaced(
+    store: RunStore, tmp_path: Path
+) -> None:
+    with Snapshot(tmp_path / "a.duckdb") as a:  # made with a SQLite run store
+        a.confirm([Confirmed("1", "h1", "101")])
+    with Snapshot(tmp_path / "b.duckdb", shared=store.shared_snapshot("s"), upload=True) as b:
+        b.confirm([Confirmed("2", "h2", "102")])  # another checkout went first
+    with pytest.raises(StateError, match="will not pick one") as refused:
+        Snapshot(tmp_path / "a.duckdb", shared=store.shared_snapshot("s"))
+    assert "move this file away" in str(refused.value)
+    with Snapshot(tmp_path / "a.duckdb") as a:  # and this checkout's ledger is intact
+        assert a.get(["1"])["1"].dest_id == "101"
+
+
+def test_a_reset_never_drops_what_a_live_writer_wrote_after_it_looked(
+    store: RunStore, tmp_path: Path
+) -> None:
+    with Snapshot(tmp_path / "a.duckdb", shared=store.shared_snapshot("o"), upload=True) as a:
+        a.confirm([Confirmed("ERP-1", "h1", "101")])
+        with Snapshot(tmp_path / "b.duckdb", shared=store.shared_snapshot("o")) as b:
+            a.confirm([Confirmed("ERP-2", "h2", "102")])  # order 102 made meanwhile
+            with pytest.raises(StateError, match="changed by another process"):
+                b.reset()
+    with Snapshot(tmp_path / "c.duckdb", shared=store.shared_snapshot("o")) as c:
+        assert {pk: e.status for pk, e in c.get(["ERP-1", "ERP-2"]).items()} == {
+            "ERP-1": "synced",
+            "ERP-2": "synced",
+        }
+
+
+def test_state_reset_is_refused_while_a_run_holds_the_sync(
+    sync_project: SyncProject, postgres_url: str, tmp_path: Path
+) -> None:
+    sync_project.state_url = postgres_url
+    sync_project.configure(CUSTOMERS)
+    sync_project.load("customers", _rows(3))
+    sync_project.run("customers")
+    with RunStore.open(postgres_url) as store:
+        run_id = store.start_run("customers")
+        store.acquire_lock("customers", run_id)  # a live run of this process
+        second = _second_checkout(sync_project, tmp_path / "teammate")
+        reset = second.cli("state", "reset", "customers", "--yes")
+        assert reset.returncode != 0
+        assert f"run {run_id}" in reset.stdout + reset.stderr
+        store.release_lock("customers", run_id)
+    assert sync_project.engine().plan("customers").counts["added"] == 0  # nothing was reset
+
+
+def test_a_run_store_role_without_the_temporary_right_syncs(
+    sync_project: SyncProject, postgres_url: str
+) -> None:
+    # Found by review: writes went through a temporary table, and many databases revoke
+    # TEMPORARY from PUBLIC; `check` passed and every run then failed.
+    url = sa.make_url(postgres_url)
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text("CREATE ROLE no_temp LOGIN"))
+        conn.execute(sa.text("GRANT CREATE ON SCHEMA public TO no_temp"))
+        conn.execute(sa.text(f'REVOKE TEMPORARY ON DATABASE "{url.database}" FROM PUBLIC'))
+    try:
+        no_temp = url.set(username="no_temp", password=None)
+        sync_project.state_url = no_temp.render_as_string(hide_password=False)
+        sync_project.configure(CUSTOMERS)
+        sync_project.load("customers", _rows(3))
+        assert sync_project.cli("check").returncode == 0
+        result = sync_project.run("customers")
+        assert (result.status, result.counts["succeeded"]) == ("success", 3), result.error
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text("DROP OWNED BY no_temp"))
+            conn.execute(sa.text("DROP ROLE no_temp"))
+        admin.dispose()

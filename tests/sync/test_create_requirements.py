@@ -125,7 +125,7 @@ def test_insert_rows_without_a_name_are_invalid_in_plan_with_the_runs_reason(
     assert _writes(emulator)["POST /v3/customers"] == 1
 
 
-def test_upsert_plan_shows_every_new_nameless_row_invalid_and_the_run_no_more(
+def test_upsert_plan_shows_the_nameless_rows_the_run_refuses_and_no_others(
     sync_project: SyncProject, emulator: Any
 ) -> None:
     with emulator.client() as http:
@@ -139,8 +139,11 @@ def test_upsert_plan_shows_every_new_nameless_row_invalid_and_the_run_no_more(
     reason = "creating a customer needs column 'first_name' (field first_name) to be set"
 
     plan = sync_project.engine().plan("customers")
-    # Plan looks nothing up: both new rows without a first name would be creates.
-    assert {row["pk"]: row["reason"] for row in plan.invalid_rows} == {"1": reason, "2": reason}
+    # Plan matches the rows that could not be created as the run does (reads only): user1's
+    # customer exists, so that row is an update; only user2's needs a create it cannot have.
+    assert {row["pk"]: row["reason"] for row in plan.invalid_rows} == {"2": reason}
+    assert (plan.operations["update"], plan.operations["create"]) == (1, 1)
+    assert _writes(emulator) == {"POST /v3/customers": 1}  # the setup's: plan wrote nothing
 
     result = sync_project.run("customers")
     # The run found user1's customer and updated it; user2 needed a create and was refused.

@@ -17,11 +17,13 @@ database serialises. The dead run is marked ``interrupted``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -29,6 +31,9 @@ from bcsync.errors import SyncLockedError
 from bcsync.state.database import dialect_insert, read_transaction, write_transaction
 from bcsync.state.records import SyncLockRecord
 from bcsync.state.schema import RUNNING_STATUSES, runs, sync_locks
+
+if TYPE_CHECKING:
+    from bcsync.state.store import RunStore
 
 # Attempts at the insert / take-over cycle before declaring contention; each loses only to a
 # process that changed the lock in between, so a few suffice.
@@ -207,3 +212,25 @@ def release(engine: sa.Engine, sync: str, run_id: str) -> None:
         conn.execute(
             sync_locks.delete().where(sync_locks.c.sync == sync, sync_locks.c.run_id == run_id)
         )
+
+
+class LockKeeper:
+    """Renews a run's lock in the background, so a run that waits on a slow quota for longer
+    than the lease is never taken for dead. If the lock was lost anyway (this run stalled past
+    its lease and another took over), ``check`` raises so the run stops sending."""
+
+    def __init__(self, store: RunStore, sync: str, run_id: str, every: float) -> None:
+        self.store, self.sync, self.run_id, self.every = store, sync, run_id, every
+        self.lost: SyncLockedError | None = None
+
+    async def keep(self) -> None:
+        while self.lost is None:
+            await asyncio.sleep(self.every)
+            try:
+                self.store.heartbeat(self.sync, self.run_id)
+            except SyncLockedError as exc:
+                self.lost = exc
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost

@@ -18,15 +18,15 @@ The planner still diffs in a local DuckDB file; only where the truth lives chang
   mirrors: a copy that went stale mid-run fails its next write instead of overwriting another
   process's entries.
 
-Rows travel as CSV through ``COPY`` both ways (a 1M-row snapshot in seconds, not minutes of
-single inserts), timestamps as integer microseconds since the epoch so that no session setting
+Rows come down as CSV through ``COPY`` (a 1M-row snapshot in seconds) and go up as arrays bound
+to one ``INSERT … SELECT FROM unnest(…)`` per batch (no temporary table, so no TEMPORARY right),
+timestamps as integer microseconds since the epoch both ways, so that no session setting
 (``DateStyle``, ``TimeZone``) changes what is read. The quick-hash cache (``fast_hash``) is not
 shared: it is only valid on the machine that made it.
 """
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from psycopg import sql
 
@@ -48,6 +47,8 @@ from bcsync.state.schema import snapshot_heads
 COLUMNS = SHARED_COLUMNS
 _TIMESTAMPS = {us: at for at, us in SHARED_TIMESTAMPS.items()}  # column -> snapshot_entries'
 _EPOCH = "timestamptz 'epoch'"
+_ARRAY_TYPES = {"attempts": "int[]", "updated_us": "int8[]", "pending_us": "int8[]"}
+_BATCH_ROWS = 20_000  # rows per INSERT: arrays of this size bind in well under a second
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,35 @@ class SharedSnapshot:
             raw.commit()
         return None if head is None else Head(str(head[0]), int(head[1]))
 
-    def replace(self, rows: pa.Table) -> Head:
-        """Make ``rows`` (columns ``COLUMNS``) the sync's entries, under a new lineage."""
+    def count(self) -> int:
+        """How many entries the sync has here."""
+        with read_transaction(self._engine) as conn:
+            found = conn.scalar(
+                sa.text("SELECT count(*) FROM snapshot_entries WHERE sync = :sync"),
+                {"sync": self.sync},
+            )
+        return int(found or 0)
+
+    def replace(self, rows: pa.Table, expected: Head | None, *, over_empty: bool = False) -> Head:
+        """Make ``rows`` (columns ``COLUMNS``) the sync's entries, under a new lineage, if the
+        entries are still at ``expected`` (None: there are none yet; ``over_empty``: or there
+        are none, under whatever head). Raises ``StateError`` otherwise: a reset or an upload
+        must never drop what another process wrote since it looked."""
         head = Head(uuid.uuid4().hex, 0)
         with write_transaction(self._engine) as conn:
             self._lock(conn)
+            found = conn.execute(
+                sa.select(snapshot_heads.c.lineage, snapshot_heads.c.generation).where(
+                    snapshot_heads.c.sync == self.sync
+                )
+            ).first()
+            now = None if found is None else Head(str(found[0]), int(found[1]))
+            empty = over_empty and not conn.scalar(
+                sa.text("SELECT EXISTS (SELECT 1 FROM snapshot_entries WHERE sync = :sync)"),
+                {"sync": self.sync},
+            )
+            if now != expected and not empty:
+                raise _changed(self.sync)
             conn.execute(
                 sa.text("DELETE FROM snapshot_entries WHERE sync = :sync"), {"sync": self.sync}
             )
@@ -141,11 +166,7 @@ class SharedSnapshot:
                 },
             )
             if moved.rowcount != 1:
-                raise StateError(
-                    f"the snapshot of sync {self.sync!r} in the run store was changed by another "
-                    "process during this run (a reset, or a run from another machine); nothing "
-                    "more was written. Run again: the next run starts from the shared state"
-                )
+                raise _changed(self.sync)
             if deleted:
                 conn.execute(
                     sa.text("DELETE FROM snapshot_entries WHERE sync = :sync AND pk = ANY(:pks)"),
@@ -161,32 +182,30 @@ class SharedSnapshot:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(self.sync))))
 
     def _upsert(self, conn: sa.Connection, rows: pa.Table) -> None:
-        if rows.num_rows == 0:
-            return
-        raw: Any = conn.connection.driver_connection
-        cursor = raw.cursor()
-        cursor.execute(
-            "CREATE TEMP TABLE bcsync_entries (pk text, row_hash text, dest_id text, status text,"
-            " attempts int, last_error text, pending_op text, updated_us int8, pending_key text,"
-            " pending_us int8, landed text, found_key text) ON COMMIT DROP"
-        )
-        with cursor.copy("COPY bcsync_entries FROM STDIN (FORMAT csv)") as copy:
-            copy.write(_csv(rows))
+        """Insert or update ``rows``, a batch at a time, from arrays: no temporary table, so the
+        role needs no TEMPORARY right on the database (often revoked from PUBLIC)."""
         values = ", ".join(
-            f"{_EPOCH} + {name} * interval '1 microsecond'" if name in _TIMESTAMPS else name
+            f"{_EPOCH} + t.{name} * interval '1 microsecond'"
+            if name in _TIMESTAMPS
+            else f"t.{name}"
             for name in COLUMNS
+        )
+        arrays = ", ".join(
+            f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text[]')})" for name in COLUMNS
         )
         targets = ", ".join(_TIMESTAMPS.get(name, name) for name in COLUMNS)
         updates = ", ".join(
             f"{name} = excluded.{name}" for name in (_TIMESTAMPS.get(n, n) for n in COLUMNS[1:])
         )
-        cursor.execute(
-            sql.SQL(
-                f"INSERT INTO snapshot_entries (sync, {targets}) "
-                f"SELECT {{}}, {values} FROM bcsync_entries "
-                f"ON CONFLICT (sync, pk) DO UPDATE SET {updates}"
-            ).format(sql.Literal(self.sync))
+        statement = sa.text(
+            f"INSERT INTO snapshot_entries (sync, {targets}) "
+            f"SELECT :sync, {values} FROM unnest({arrays}) AS t({', '.join(COLUMNS)}) "
+            f"ON CONFLICT (sync, pk) DO UPDATE SET {updates}"
         )
+        for batch in rows.to_batches(max_chunksize=_BATCH_ROWS):
+            params: dict[str, object] = {"sync": self.sync}
+            params.update((name, batch.column(name).to_pylist()) for name in COLUMNS)
+            conn.execute(statement, params)
 
     def _raw(self) -> Any:
         """A pooled psycopg connection, for COPY (SQLAlchemy has no COPY of its own)."""
@@ -208,12 +227,12 @@ class _RawConnection:
         self._pooled.close()
 
 
-def _csv(rows: pa.Table) -> bytes:
-    """``rows`` as CSV PostgreSQL reads back exactly: non-null values quoted, NULL unquoted."""
-    out = io.BytesIO()
-    options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
-    pa_csv.write_csv(rows.select(list(COLUMNS)), out, options)
-    return out.getvalue()
+def _changed(sync: str) -> StateError:
+    return StateError(
+        f"the snapshot of sync {sync!r} in the run store was changed by another process since "
+        "this one read it (a reset, or a run from another machine); nothing more was written. "
+        "Run again: the next run starts from the shared state"
+    )
 
 
 def read_csv_sql(path: Path) -> str:

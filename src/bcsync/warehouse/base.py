@@ -49,6 +49,7 @@ class LocalQuery:
     ``database`` is the DuckDB file to attach read-only (None: the query reads only files, such
     as CSV or Parquet); ``sql`` is the model's query, naming that database's tables as the
     warehouse would; relative file paths in it resolve against ``file_search_path``.
+    ``bcsync.warehouse.duckdb.AttachedModel`` attaches it to a connection to run it there.
     """
 
     sync: str

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from bcsync.errors import WarehouseError
 from bcsync.project import ModelConfig
+from bcsync.rowhash import quote_ident, quote_literal
 from bcsync.warehouse.base import (
     DEFAULT_BATCH_ROWS,
     LocalQuery,
@@ -127,6 +128,38 @@ class DuckDBWarehouse:
 
     def close(self) -> None:
         self._connection.close()
+
+
+class AttachedModel:
+    """A ``LocalQuery`` made runnable on another DuckDB connection (the snapshot's): its
+    database attached read-only as the default, so the model names its tables as the warehouse
+    does, and its relative file paths resolving as they do in the warehouse. ``close()`` puts
+    the connection's default database and file search path back and detaches it."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, query: LocalQuery, name: str) -> None:
+        self._conn = conn
+        self._home = quote_ident(str(conn.execute("SELECT current_database()").fetchall()[0][0]))
+        self._search_path = str(
+            conn.execute("SELECT current_setting('file_search_path')").fetchall()[0][0]
+        )
+        self._catalog = name
+        self.relation = f"({query.sql}) AS bcsync_model"  # a FROM item
+        if query.database is None:  # a query over files: an empty database to run it in
+            conn.execute(f"ATTACH ':memory:' AS {self._catalog}")
+        else:
+            conn.execute(f"ATTACH {quote_literal(query.database)} AS {self._catalog} (READ_ONLY)")
+        try:
+            conn.execute(f"USE {self._catalog}")
+            conn.execute(f"SET file_search_path = {quote_literal(query.file_search_path)}")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn = self._conn
+        conn.execute(f"USE {self._home}")
+        conn.execute(f"SET file_search_path = {quote_literal(self._search_path)}")
+        conn.execute(f"DETACH {self._catalog}")
 
 
 def _json_typed(schema: pa.Schema, relation: duckdb.DuckDBPyRelation) -> pa.Schema:

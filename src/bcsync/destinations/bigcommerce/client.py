@@ -34,6 +34,7 @@ import httpx
 
 from bcsync import __version__
 from bcsync.destinations.bigcommerce.calls import REDACTED, ApiCall
+from bcsync.destinations.bigcommerce.error_bodies import bigcommerce_message
 from bcsync.destinations.bigcommerce.ratelimit import RateGovernor, governor_for
 from bcsync.errors import (
     AmbiguousWriteError,
@@ -63,39 +64,6 @@ class ApiResponse:
     status: int
     headers: Mapping[str, str]
     body: Any
-
-
-def bigcommerce_message(body: Any) -> str:
-    """BigCommerce's own words from an error body: v2 ``[{status, message}]``, v3 ``{title,
-    errors}``, or ``{error}`` / ``{message}``. Empty when the body says nothing."""
-    if isinstance(body, list):
-        return "; ".join(
-            str(item["message"]) for item in body if isinstance(item, dict) and item.get("message")
-        )
-    if not isinstance(body, dict):
-        return ""
-    head = str(body.get("title") or body.get("message") or body.get("error") or "")
-    detail = body.get("detail")
-    errors = body.get("errors")
-    parts = [head] if head else []
-    if detail:
-        parts.append(str(detail))
-    if isinstance(errors, dict) and errors:
-        parts.append("; ".join(_error_item(str(key), value) for key, value in errors.items()))
-    elif isinstance(errors, list) and errors:
-        parts.append(
-            "; ".join(bigcommerce_message(e) if isinstance(e, dict) else str(e) for e in errors)
-        )
-    return " — ".join(parts)
-
-
-def _error_item(key: str, message: Any) -> str:
-    """One entry of a v3 ``errors`` object; a batch index prefix (``0.email``) is dropped, since
-    the message is reported against the row it belongs to."""
-    head, _, field = key.partition(".")
-    if head.isdigit():
-        key = field
-    return f"{key}: {message}" if key else str(message)
 
 
 def is_order_collection(path: str) -> bool:

@@ -9,12 +9,14 @@ endpoints (a metafield's value cannot be blank).
 from __future__ import annotations
 
 import asyncio
+import decimal
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bcsync.destinations.base import Problem, RowOp
-from bcsync.destinations.bigcommerce.batching import bisect, chunks, error_text
+from bcsync.destinations.bigcommerce.batching import bisect, chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.error_bodies import error_text
 from bcsync.destinations.bigcommerce.fields import (
     FieldSpec,
     ValueProblem,
@@ -22,9 +24,15 @@ from bcsync.destinations.bigcommerce.fields import (
     convert,
     non_finite,
 )
-from bcsync.destinations.bigcommerce.metafields import Item, MetafieldWriter, add_error
+from bcsync.destinations.bigcommerce.metafields import (
+    Confirmation,
+    Item,
+    MetafieldWriter,
+    add_error,
+)
 from bcsync.destinations.bigcommerce.targets import attribute_target, digest
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
+from bcsync.rowhash import canonical_decimal
 
 VALUE_BATCH = 10
 ATTRIBUTE_SPECS = {
@@ -44,11 +52,17 @@ def _attribute_text(kind: str, value: Any) -> str:
 class CustomerExtras:
     """Mapped attributes, form fields and metafields of one customers sync."""
 
-    def __init__(self, client: BigCommerceClient) -> None:
+    def __init__(
+        self,
+        client: BigCommerceClient,
+        attributes: Sequence[tuple[str, str]] = (),  # (column, attribute name)
+        form_fields: Sequence[tuple[str, str]] = (),  # (column, form field name)
+        metafields: Sequence[tuple[str, str, str]] = (),  # (column, namespace, key)
+    ) -> None:
         self.client = client
-        self.attributes: list[tuple[str, str]] = []  # (column, attribute name)
-        self.form_fields: list[tuple[str, str]] = []  # (column, form field name)
-        self.metafields: list[tuple[str, str, str]] = []  # (column, namespace, key)
+        self.attributes = list(attributes)
+        self.form_fields = list(form_fields)
+        self.metafields = list(metafields)
         self.attribute_defs: dict[str, tuple[int, str]] = {}  # name -> (id, type)
         self.metafield_writer = MetafieldWriter(client, "customers", self.metafields)
 
@@ -136,7 +150,9 @@ class CustomerExtras:
             if value is None and create:
                 continue
             if isinstance(value, (list, tuple)):
-                value = [str(v) for v in value]
+                value = [_plain(v) for v in value]
+            elif isinstance(value, decimal.Decimal):
+                value = _plain(value)
             elif isinstance(value, bool) or value is None:
                 value = "" if value is None else str(value).lower()
             elif not isinstance(value, (int, float, str)):
@@ -177,12 +193,10 @@ class CustomerExtras:
 
     async def write(
         self, rows: Sequence[tuple[RowOp, str, Collection[str]]], created: set[str]
-    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    ) -> Confirmation:
         """Write the wanted attribute and metafield targets of customers just written (a
-        customer ``created`` in this run already carries its attribute values). Returns the
-        error per pk whose targets did not all land, and the targets confirmed per pk."""
-        attribute_errors: dict[str, str] = {}
-        metafield_errors: dict[str, str] = {}
+        customer ``created`` in this run already carries its attribute values): the targets
+        confirmed per pk, and the error per pk whose targets did not all land."""
         items: list[Item] = []
         to_delete: list[tuple[str, int, int]] = []
         sent: dict[str, dict[str, str]] = {}
@@ -205,22 +219,20 @@ class CustomerExtras:
                     "value": text,
                 }
                 items.append((op.pk, f"attribute '{name}'", item))
-        results = await asyncio.gather(
-            self._put_values(items, attribute_errors),
-            self._delete_values(to_delete, attribute_errors),
-            self.metafield_writer.write(rows, created, metafield_errors),
+        put, removed, metafields = await asyncio.gather(
+            self._put_values(items),
+            self._delete_values(to_delete),
+            self.metafield_writer.write(rows, created),
         )
-        confirmed = results[2]
-        for pk, targets in sent.items():
-            if pk not in attribute_errors:
-                confirmed.setdefault(pk, {}).update(targets)
-        errors = dict(attribute_errors)
-        for pk, message in metafield_errors.items():
-            add_error(errors, pk, message)
-        return errors, confirmed
+        attribute_errors = Confirmation.of([put, removed]).errors
+        # Attribute values count as confirmed for a customer only when none of its failed.
+        attributes = {pk: t for pk, t in sent.items() if pk not in attribute_errors}
+        return Confirmation.of(
+            [Confirmation(errors=attribute_errors), metafields, Confirmation(attributes)]
+        )
 
     async def clear(self, rows: Sequence[tuple[RowOp, str]]) -> dict[str, str]:
-        errors: dict[str, str] = {}
+        """Remove the attribute values and metafields of cleared customers: the error per pk."""
         pairs = [
             (op.pk, int(cid), self.attribute_defs[name][0])
             for op, cid in rows
@@ -228,16 +240,13 @@ class CustomerExtras:
             if name in self.attribute_defs
         ]
         blank_rows = [(op, cid, set[str]()) for op, cid in rows]
-        await asyncio.gather(
-            self._delete_values(pairs, errors),
-            self.metafield_writer.write(blank_rows, set(), errors, blank=True),
+        removed, metafields = await asyncio.gather(
+            self._delete_values(pairs),
+            self.metafield_writer.write(blank_rows, set(), blank=True),
         )
-        return errors
+        return dict(Confirmation.of([removed, metafields]).errors)
 
-    async def _put_values(self, items: Sequence[Item], errors: dict[str, str]) -> None:
-        def reject(item: Item, message: str) -> None:
-            add_error(errors, item[0], f"{item[1]}: {message}")
-
+    async def _put_values(self, items: Sequence[Item]) -> Confirmation:
         async def send(part: Sequence[Item]) -> None:
             await self.client.request(
                 "PUT",
@@ -247,14 +256,17 @@ class CustomerExtras:
                 write_kind="write",
             )
 
-        await asyncio.gather(*(bisect(c, send, reject) for c in chunks(items, VALUE_BATCH)))
+        rejected = await asyncio.gather(*(bisect(c, send) for c in chunks(items, VALUE_BATCH)))
+        errors: dict[str, str] = {}
+        for (pk, label, _), message in (pair for part in rejected for pair in part):
+            add_error(errors, pk, f"{label}: {message}")
+        return Confirmation(errors=errors)
 
-    async def _delete_values(
-        self, pairs: Sequence[tuple[str, int, int]], errors: dict[str, str]
-    ) -> None:
+    async def _delete_values(self, pairs: Sequence[tuple[str, int, int]]) -> Confirmation:
         """Remove the attribute values of (customer, attribute) pairs."""
+        errors: dict[str, str] = {}
         if not pairs:
-            return
+            return Confirmation()
         pk_of = {(cid, aid): pk for pk, cid, aid in pairs}
         value_ids: list[tuple[str, int]] = []
         for part in chunks(sorted({cid for _, cid, _ in pairs}), 50):
@@ -286,3 +298,11 @@ class CustomerExtras:
                     add_error(
                         errors, pk, f"removing attribute values: {error_text(exc.body, str(exc))}"
                     )
+        return Confirmation(errors=errors)
+
+
+def _plain(value: Any) -> str:
+    """A value as form-field text: an exact decimal with every digit, never an exponent."""
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return canonical_decimal(value)
+    return str(value)

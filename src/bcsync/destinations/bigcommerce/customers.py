@@ -17,7 +17,9 @@ from typing import Any
 from bcsync.destinations.base import Decision, Problem, RowOp, RowOutcome
 from bcsync.destinations.bigcommerce.batching import bisect, chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.creates import Created, RecordKind, create_settled
 from bcsync.destinations.bigcommerce.customer_extras import CustomerExtras
+from bcsync.destinations.bigcommerce.error_bodies import applied_items
 from bcsync.destinations.bigcommerce.fields import (
     CUSTOMER_FIELDS,
     EMAIL_RE,
@@ -29,7 +31,7 @@ from bcsync.destinations.bigcommerce.fields import (
     type_problems,
 )
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
-from bcsync.errors import AmbiguousWriteError, RequestRejectedError
+from bcsync.errors import RequestRejectedError
 from bcsync.ownership import made_by_create
 from bcsync.project import SyncConfig
 
@@ -46,13 +48,14 @@ def _norm_email(value: Any) -> str:
     return str(value).strip().casefold()
 
 
-def _not_adopted(row: RowOp, record: Mapping[str, Any]) -> RowOutcome:
-    """Insert mode found a customer with the row's email that its own create did not make."""
-    reason = (
-        f"customer {record['id']} with email {record.get('email')!r} already existed before "
-        "this sync's create; insert mode never takes over an existing customer"
-    )
-    return RowOutcome(row.pk, "create", "rejected", None, reason)
+# A lost create is found by the email it was sent with, and is ours if made after its mark.
+CUSTOMER = RecordKind(
+    noun="customer",
+    plural="customers",
+    key_field="email",
+    lost_twice="create failed twice without an answer",
+    made_by=lambda row, record: made_by_create(record, row.marked_at),
+)
 
 
 class CustomerObject:
@@ -64,7 +67,6 @@ class CustomerObject:
     def __init__(self, sync: SyncConfig, client: BigCommerceClient) -> None:
         self.sync = sync
         self.client = client
-        self.extras = CustomerExtras(client)
         mapped = map_fields(
             sync.mappings,
             CUSTOMER_FIELDS,
@@ -73,13 +75,17 @@ class CustomerObject:
         )
         self.native = mapped.native
         self._problems = mapped.problems
-        for column, ref in mapped.custom:
-            if ref.kind == "attribute":
-                self.extras.attributes.append((column, ref.name))
-            elif ref.kind == "form_field":
-                self.extras.form_fields.append((column, ref.name))
-            else:
-                self.extras.metafields.append((column, ref.namespace, ref.name))
+        custom = mapped.custom
+        self.extras = CustomerExtras(
+            client,
+            attributes=[(column, ref.name) for column, ref in custom if ref.kind == "attribute"],
+            form_fields=[(column, ref.name) for column, ref in custom if ref.kind == "form_field"],
+            metafields=[
+                (column, ref.namespace, ref.name)
+                for column, ref in custom
+                if ref.kind not in ("attribute", "form_field")
+            ],
+        )
         self.email_column = next((c for c, s in self.native if s.name == "email"), None)
         match = sync.match
         if self.email_column is None and match is not None and match.field == "email":
@@ -184,13 +190,10 @@ class CustomerObject:
                 # The lost create landed: this row holds it, and writes all its targets.
                 ops.append(replace(row, op="update", dest_id=str(record["id"]), landed={}))
             elif row.in_doubt and record is not None and mode == "insert":
-                outcomes.append(_not_adopted(row, record))  # it was there before: not ours
+                outcomes.append(CUSTOMER.not_adopted(row, record))  # there before: not ours
             elif row.dest_id is not None and not row.in_doubt:
                 if mode == "insert" and not row.retry:
-                    note = "insert mode does not update existing customers"
-                    outcomes.append(
-                        RowOutcome(row.pk, None, "skipped", row.dest_id, note, row.row_hash)
-                    )
+                    outcomes.append(CUSTOMER.insert_skip(row))
                 else:
                     ops.append(replace(row, op="update"))
             elif mode == "insert" and row.hint is None:
@@ -316,22 +319,30 @@ class CustomerObject:
         return found
 
     async def apply(self, ops: Sequence[RowOp]) -> list[RowOutcome]:
-        outcomes: dict[str, RowOutcome] = {}
         creates = [op for op in ops if op.op == "create"]
         updates = [op for op in ops if op.op == "update"]
         clears = [op for op in ops if op.op == "clear"]
         deletes = [op for op in ops if op.op == "delete"]
-        written: dict[str, str] = {}
-        tasks = [
-            self._create_batch(batch, written, outcomes) for batch in chunks(creates, WRITE_BATCH)
-        ]
-        tasks.append(self._update_all(updates, outcomes))
-        tasks += [self._clear_batch(batch, outcomes) for batch in chunks(clears, WRITE_BATCH)]
-        tasks += [self._delete_batch(batch, outcomes) for batch in chunks(deletes, DELETE_BATCH)]
-        await asyncio.gather(*tasks)
+        results = await asyncio.gather(
+            *(self._bisect_creates(batch) for batch in chunks(creates, WRITE_BATCH)),
+            self._update_all(updates),
+            *(self._clear_batch(batch) for batch in chunks(clears, WRITE_BATCH)),
+            *(self._delete_batch(batch) for batch in chunks(deletes, DELETE_BATCH)),
+        )
+        created = Created()
+        outcomes: dict[str, RowOutcome] = {}
+        for result in results:
+            if isinstance(result, Created):
+                created = created.then(result)
+            elif isinstance(result, dict):
+                outcomes.update(result)
+        for op in creates:
+            if op.pk not in created.ids and op.pk in created.errors:
+                outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", None, created.errors[op.pk])
         # The new customers' metafields all at once: full batches, not one per 10 customers.
-        done = [op for op in creates if op.pk in written]
-        await self._finish(done, written, {op.pk: self.targets(op) for op in done}, outcomes)
+        done = [op for op in creates if op.pk in created.ids]
+        targets = {op.pk: self.targets(op) for op in done}
+        outcomes.update(await self._finish(done, created.ids, targets))
         return [outcomes[op.pk] for op in ops]
 
     def _fields(self, values: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
@@ -369,24 +380,28 @@ class CustomerObject:
             return body
         return {"id": int(str(op.dest_id)), **self._fields(op.values, create=False)}
 
-    async def _update_all(self, ops: Sequence[RowOp], outcomes: dict[str, RowOutcome]) -> None:
+    async def _update_all(self, ops: Sequence[RowOp]) -> dict[str, RowOutcome]:
         """Updates send only the targets that changed: a PUT for rows whose own fields did,
         then attribute values and metafields. A customer gone from the store is released."""
         wanted = {op.pk: self._wanted(op) for op in ops}
         native = [op for op in ops if NATIVE in wanted[op.pk]]
-        rejected: dict[str, str] = {}
         written: dict[str, str] = {op.pk: str(op.dest_id) for op in ops if op not in native}
 
-        def reject(op: RowOp, message: str) -> None:
-            rejected[op.pk] = message
-
         async def send(items: Sequence[RowOp]) -> None:
-            await self._send_updates(items, written)
+            # A batch that partly landed is split; its written rows are not sent again.
+            items = [op for op in items if op.pk not in written]
+            if items:
+                landed, refused = await self._put_updates(items)
+                written.update(landed)
+                if refused is not None:
+                    raise refused
 
-        await asyncio.gather(
-            *(bisect(batch, send, reject) for batch in chunks(native, WRITE_BATCH))
+        parts = await asyncio.gather(
+            *(bisect(batch, send) for batch in chunks(native, WRITE_BATCH))
         )
+        rejected = {op.pk: message for part in parts for op, message in part}
         gone = await self._gone([op for op in ops if op.pk in rejected])
+        outcomes: dict[str, RowOutcome] = {}
         for op in ops:
             if op.pk in gone:
                 note = f"customer {op.dest_id} no longer exists in BigCommerce"
@@ -395,7 +410,8 @@ class CustomerObject:
                 outcomes[op.pk] = RowOutcome(
                     op.pk, "update", "rejected", op.dest_id, rejected[op.pk], landed=op.landed
                 )
-        await self._finish([op for op in ops if op.pk in written], written, wanted, outcomes)
+        finished = await self._finish([op for op in ops if op.pk in written], written, wanted)
+        return {**outcomes, **finished}
 
     def _wanted(self, op: RowOp) -> dict[str, str]:
         complete = self.sync.mode == "insert"  # insert mode only finishes its own create
@@ -413,19 +429,19 @@ class CustomerObject:
         done: Sequence[RowOp],
         written: Mapping[str, str],
         wanted: Mapping[str, Mapping[str, str]],
-        outcomes: dict[str, RowOutcome],
-    ) -> None:
+    ) -> dict[str, RowOutcome]:
         """Write the custom-field targets of customers whose own fields landed, and settle
         each row: synced only when every target it had to write landed."""
         created = {op.pk for op in done if op.op == "create"}
-        errors, confirmed = await self.extras.write(
+        extras = await self.extras.write(
             [(op, written[op.pk], wanted[op.pk]) for op in done], created
         )
+        outcomes = {}
         for op in done:
             native = wanted[op.pk].get(NATIVE)
             targets = {NATIVE: native} if native is not None else {}
-            targets.update(confirmed.get(op.pk, {}))
-            error = errors.get(op.pk)
+            targets.update(extras.confirmed.get(op.pk, {}))
+            error = extras.errors.get(op.pk)
             failed = [t for t in wanted[op.pk] if t not in targets]
             outcomes[op.pk] = RowOutcome(
                 op.pk,
@@ -436,31 +452,37 @@ class CustomerObject:
                 op.row_hash,
                 landed=merge(op.landed, targets, failed),
             )
+        return outcomes
 
-    async def _create_batch(
-        self, batch: Sequence[RowOp], written: dict[str, str], outcomes: dict[str, RowOutcome]
-    ) -> None:
-        """Create a batch of customers, their attribute values inline (``written`` gets the ids)."""
-
-        def reject(op: RowOp, message: str) -> None:
-            outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", None, message)
+    async def _bisect_creates(
+        self, ops: Sequence[RowOp], *, resend_settled: bool = False
+    ) -> Created:
+        """Send creates, bisecting a batch BigCommerce rejects; a lost answer is settled by an
+        email look-up. Rows already settled (by a look-up, or applied by a partly failed batch)
+        are not sent again when the batch is split, unless ``resend_settled``."""
+        done = Created()
 
         async def send(items: Sequence[RowOp]) -> None:
-            # Rows already written (settled by a look-up, or applied by a partly failed batch)
-            # are never sent again when a batch is split.
-            items = [op for op in items if op.pk not in written and op.pk not in outcomes]
+            nonlocal done
+            if not resend_settled:
+                items = [op for op in items if not done.settled(op.pk)]
             if items:
-                await self._send_creates(items, written, reject)
+                result = await create_settled(items, self._post_creates, self._find_lost, CUSTOMER)
+                done = done.then(result)
+                if result.failed is not None:
+                    raise result.failed
 
-        await bisect(batch, send, reject)
+        rejected = await bisect(ops, send)
+        return done.then(Created(errors={op.pk: message for op, message in rejected}))
 
-    async def _send_creates(
-        self,
-        items: Sequence[RowOp],
-        written: dict[str, str],
-        reject: Any,
-        settled_once: bool = False,
-    ) -> None:
+    async def _find_lost(self, items: Sequence[RowOp]) -> dict[str, Mapping[str, Any]]:
+        """The customers holding the emails a lost create sent, by pk."""
+        email_of = {op.pk: _norm_email(self.body(op)["email"]) for op in items}
+        found = await self.lookup_records([str(self.body(op)["email"]) for op in items], by="email")
+        return {pk: found[email] for pk, email in email_of.items() if email in found}
+
+    async def _post_creates(self, items: Sequence[RowOp]) -> Created:
+        """One create request; the customers BigCommerce returns are matched back by email."""
         email_of = {op.pk: _norm_email(self.body(op)["email"]) for op in items}
         try:
             response = await self.client.request(
@@ -471,55 +493,24 @@ class CustomerObject:
                 write_kind="create",
             )
             data = response.body.get("data", []) if isinstance(response.body, dict) else []
-        except AmbiguousWriteError as exc:
-            # No definite answer: read BigCommerce before deciding anything (DESIGN §3.8).
-            sent = [str(self.body(op)["email"]) for op in items]
-            found = await self.lookup_records(sent, by="email")
-            missing = []
-            for op in items:
-                record = found.get(email_of[op.pk])
-                if record is None:
-                    missing.append(op)
-                elif made_by_create(record, op.marked_at):
-                    written[op.pk] = str(record["id"])
-                else:  # it was there before this create: not ours to take
-                    reject(op, _not_adopted(op, record).error or "")
-            if missing and settled_once:
-                for op in missing:
-                    reject(op, f"create failed twice without an answer: {exc}")
-            elif missing:
-                await self._send_creates(missing, written, reject, settled_once=True)
-            return
         except RequestRejectedError as exc:
-            data = exc.body.get("data") if isinstance(exc.body, dict) else None
-            if not data:
+            applied = applied_items(exc.body)
+            if applied is None:
                 raise
-            self._take(items, data, email_of, written)
-            rest = [op for op in items if op.pk not in written]
-            if rest:
-                await bisect(rest, lambda part: self._send_creates(part, written, reject), reject)
-            return
-        self._take(items, data, email_of, written)
-        for op in items:
-            if op.pk not in written:
-                reject(op, "BigCommerce accepted the batch but did not return this customer")
+            partly = Created(_taken(items, applied, email_of))
+            rest = [op for op in items if op.pk not in partly.ids]
+            if not rest:
+                return partly
+            return partly.then(await self._bisect_creates(rest, resend_settled=True))
+        taken = _taken(items, data, email_of)
+        lost = "BigCommerce accepted the batch but did not return this customer"
+        return Created(taken, {op.pk: lost for op in items if op.pk not in taken})
 
-    @staticmethod
-    def _take(
-        items: Sequence[RowOp],
-        data: Sequence[Mapping[str, Any]],
-        email_of: Mapping[str, str],
-        written: dict[str, str],
-    ) -> None:
-        ids = {_norm_email(c.get("email", "")): str(c["id"]) for c in data if "id" in c}
-        for op in items:
-            if email_of[op.pk] in ids:
-                written[op.pk] = ids[email_of[op.pk]]
-
-    async def _send_updates(self, items: Sequence[RowOp], written: dict[str, str]) -> None:
-        items = [op for op in items if op.pk not in written]
-        if not items:
-            return
+    async def _put_updates(
+        self, items: Sequence[RowOp]
+    ) -> tuple[dict[str, str], RequestRejectedError | None]:
+        """One update request: the rows it wrote (pk → id), and the rejection of a batch that
+        applied only some of them (the caller splits it)."""
         try:
             response = await self.client.request(
                 "PUT",
@@ -530,27 +521,19 @@ class CustomerObject:
             )
             data = response.body.get("data", []) if isinstance(response.body, dict) else []
         except RequestRejectedError as exc:
-            data = exc.body.get("data") if isinstance(exc.body, dict) else None
-            if not data:
+            applied = applied_items(exc.body)
+            if applied is None:
                 raise
-            returned = {str(c.get("id")) for c in data}
-            for op in items:
-                if op.dest_id in returned:
-                    written[op.pk] = str(op.dest_id)
-            raise
+            returned = {str(c.get("id")) for c in applied}
+            return {op.pk: str(op.dest_id) for op in items if op.dest_id in returned}, exc
         returned = {str(c.get("id")) for c in data}
-        for op in items:
-            if op.dest_id in returned or not data:
-                written[op.pk] = str(op.dest_id)
+        return {op.pk: str(op.dest_id) for op in items if op.dest_id in returned or not data}, None
 
-    async def _clear_batch(self, batch: Sequence[RowOp], outcomes: dict[str, RowOutcome]) -> None:
+    async def _clear_batch(self, batch: Sequence[RowOp]) -> dict[str, RowOutcome]:
         cleared: dict[str, str] = {}
         blank = [spec for _, spec in self.native if spec.kind == "string" and not spec.required]
         kept = [spec.name for _, spec in self.native if spec not in blank]
         note = f"left as they are: {', '.join(kept)}" if kept else None
-
-        def reject(op: RowOp, message: str) -> None:
-            outcomes[op.pk] = RowOutcome(op.pk, "clear", "rejected", op.dest_id, message)
 
         async def send(items: Sequence[RowOp]) -> None:
             body = []
@@ -573,7 +556,10 @@ class CustomerObject:
             for op in items:
                 cleared[op.pk] = str(op.dest_id)
 
-        await bisect(batch, send, reject)
+        outcomes = {
+            op.pk: RowOutcome(op.pk, "clear", "rejected", op.dest_id, message)
+            for op, message in await bisect(batch, send)
+        }
         # A customer deleted outside bcsync has nothing left to clear: the row is forgotten.
         for pk in await self._gone([op for op in batch if op.pk in outcomes]):
             note = "the customer no longer exists in BigCommerce"
@@ -585,10 +571,10 @@ class CustomerObject:
             outcomes[op.pk] = RowOutcome(
                 op.pk, "clear", "rejected" if error else "succeeded", op.dest_id, error, note=note
             )
+        return outcomes
 
-    async def _delete_batch(self, batch: Sequence[RowOp], outcomes: dict[str, RowOutcome]) -> None:
-        def reject(op: RowOp, message: str) -> None:
-            outcomes[op.pk] = RowOutcome(op.pk, "delete", "rejected", op.dest_id, message)
+    async def _delete_batch(self, batch: Sequence[RowOp]) -> dict[str, RowOutcome]:
+        deleted: list[RowOp] = []
 
         async def send(items: Sequence[RowOp]) -> None:
             await self.client.request(
@@ -598,7 +584,20 @@ class CustomerObject:
                 pks=[op.pk for op in items],
                 write_kind="write",
             )
-            for op in items:
-                outcomes[op.pk] = RowOutcome(op.pk, "delete", "succeeded", op.dest_id)
+            deleted.extend(items)
 
-        await bisect(batch, send, reject)
+        outcomes = {
+            op.pk: RowOutcome(op.pk, "delete", "rejected", op.dest_id, message)
+            for op, message in await bisect(batch, send)
+        }
+        for op in deleted:
+            outcomes[op.pk] = RowOutcome(op.pk, "delete", "succeeded", op.dest_id)
+        return outcomes
+
+
+def _taken(
+    items: Sequence[RowOp], data: Sequence[Mapping[str, Any]], email_of: Mapping[str, str]
+) -> dict[str, str]:
+    """The new customer id of each row, matched by email in a create's answer."""
+    ids = {_norm_email(c.get("email", "")): str(c["id"]) for c in data if "id" in c}
+    return {op.pk: ids[email_of[op.pk]] for op in items if email_of[op.pk] in ids}

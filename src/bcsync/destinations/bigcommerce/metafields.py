@@ -9,16 +9,24 @@ indexes become per-row errors.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bcsync.destinations.base import RowOp
-from bcsync.destinations.bigcommerce.batching import chunks, error_text
+from bcsync.destinations.bigcommerce.batching import chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.error_bodies import (
+    applied_items,
+    error_text,
+    metafield_failures,
+)
 from bcsync.destinations.bigcommerce.fields import non_finite
 from bcsync.destinations.bigcommerce.targets import digest, landed_id, metafield_target
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
+from bcsync.rowhash import canonical_decimal
 
 METAFIELD_BATCH = 25
 Item = tuple[str, str, dict[str, Any]]  # (pk, label for errors, request item)
@@ -30,25 +38,36 @@ def metafield_text(value: Any) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return canonical_decimal(value)  # every digit, never an exponent (not str(): 1E-7)
     text = json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
     return text or None
 
 
-def failed_indexes(body: Any) -> dict[int, str]:
-    """Item indexes named in a metafield batch error (``errors[].errors`` keyed by index)."""
-    failed: dict[int, str] = {}
-    if not isinstance(body, dict):
-        return failed
-    for error in body.get("errors") or []:
-        if isinstance(error, dict) and isinstance(error.get("errors"), dict):
-            for key, message in error["errors"].items():
-                if str(key).isdigit():
-                    failed[int(key)] = str(message)
-    return failed
-
-
 def add_error(errors: dict[str, str], pk: str, message: str) -> None:
     errors[pk] = f"{errors[pk]}; {message}" if pk in errors else message
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a write of custom-field targets settled: per pk, the targets BigCommerce confirmed
+    (target → hash, with the record's id where bcsync keeps it) and the error of those it did
+    not. A row is synced only when every target it had to write is confirmed."""
+
+    confirmed: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def of(parts: Iterable[Confirmation]) -> Confirmation:
+        """The parts together, in order: a pk's errors are joined, its targets merged."""
+        confirmed: dict[str, dict[str, str]] = {}
+        errors: dict[str, str] = {}
+        for part in parts:
+            for pk, targets in part.confirmed.items():
+                confirmed.setdefault(pk, {}).update(targets)
+            for pk, message in part.errors.items():
+                add_error(errors, pk, message)
+        return Confirmation(confirmed, errors)
 
 
 class MetafieldWriter:
@@ -138,19 +157,17 @@ class MetafieldWriter:
         self,
         rows: Sequence[tuple[RowOp, str, Collection[str]]],
         created: set[str],
-        errors: dict[str, str],
         *,
         blank: bool = False,
         overwrite: bool = True,
-    ) -> dict[str, dict[str, str]]:
-        """Write the wanted metafield targets of each ``(op, record id, wanted)``; returns, per
-        pk, the targets confirmed as ``<hash>#<metafield id>``. A metafield whose id bcsync
-        keeps is updated without a read; the others are found with ``existing`` first (not for
-        records ``created`` in this run, which have none). ``blank`` removes every mapped one;
-        without ``overwrite`` (insert mode) a metafield already there is left as it is."""
-        confirmed: dict[str, dict[str, str]] = {}
+    ) -> Confirmation:
+        """Write the wanted metafield targets of each ``(op, record id, wanted)``; confirmed
+        targets are ``<hash>#<metafield id>``. A metafield whose id bcsync keeps is updated
+        without a read; the others are found with ``existing`` first (not for records
+        ``created`` in this run, which have none). ``blank`` removes every mapped one; without
+        ``overwrite`` (insert mode) a metafield already there is left as it is."""
         if not self.metafields or not rows:
-            return confirmed
+            return Confirmation()
         namespaces = sorted({ns for _, ns, _ in self.metafields})
         to_read = sorted(
             {
@@ -165,6 +182,7 @@ class MetafieldWriter:
             }
         )
         existing = await self.existing(to_read, namespaces)
+        confirmed: dict[str, dict[str, str]] = {}  # what needs no call
         creates: list[Item] = []
         updates: list[Item] = []
         deletes: list[tuple[str, int, str]] = []
@@ -195,26 +213,12 @@ class MetafieldWriter:
                 else:
                     # Order metafield PUTs need every field, not just the changed value.
                     updates.append((op.pk, label, {"id": found, **item}))
-        tasks = [
-            self._metafield_batch("POST", c, errors, confirmed)
-            for c in chunks(creates, METAFIELD_BATCH)
-        ]
-        tasks += [
-            self._metafield_batch("PUT", c, errors, confirmed)
-            for c in chunks(updates, METAFIELD_BATCH)
-        ]
-        for part in chunks(deletes, METAFIELD_BATCH):
-            tasks.append(self._metafield_delete(part, errors, confirmed))
-        await asyncio.gather(*tasks)
-        return confirmed
+        tasks = [self._metafield_batch("POST", c) for c in chunks(creates, METAFIELD_BATCH)]
+        tasks += [self._metafield_batch("PUT", c) for c in chunks(updates, METAFIELD_BATCH)]
+        tasks += [self._metafield_delete(part) for part in chunks(deletes, METAFIELD_BATCH)]
+        return Confirmation.of([Confirmation(confirmed), *await asyncio.gather(*tasks)])
 
-    async def _metafield_batch(
-        self,
-        method: str,
-        items: Sequence[Item],
-        errors: dict[str, str],
-        confirmed: dict[str, dict[str, str]],
-    ) -> None:
+    async def _metafield_batch(self, method: str, items: Sequence[Item]) -> Confirmation:
         try:
             response = await self.client.request(
                 method,
@@ -227,10 +231,10 @@ class MetafieldWriter:
             data = response.body.get("data") if isinstance(response.body, dict) else None
         except RequestRejectedError as exc:
             # A batch that partly fails applies the good items and names the bad ones.
-            failed = failed_indexes(exc.body) or dict.fromkeys(
+            failed = metafield_failures(exc.body) or dict.fromkeys(
                 range(len(items)), error_text(exc.body, str(exc))
             )
-            data = exc.body.get("data") if isinstance(exc.body, dict) else None
+            data = applied_items(exc.body)
         except ApiError as exc:
             if not isinstance(exc, Retriable):
                 raise
@@ -243,6 +247,8 @@ class MetafieldWriter:
             for mf in data or []
             if isinstance(mf, dict)
         }
+        confirmed: dict[str, dict[str, str]] = {}
+        errors: dict[str, str] = {}
         for index, (pk, label, item) in enumerate(items):
             if index in failed:
                 add_error(errors, pk, f"{label}: {failed[index]}")
@@ -253,13 +259,9 @@ class MetafieldWriter:
             target = metafield_target(item["namespace"], item["key"])
             value = digest(item["value"])
             confirmed.setdefault(pk, {})[target] = f"{value}#{found}" if found else value
+        return Confirmation(confirmed, errors)
 
-    async def _metafield_delete(
-        self,
-        items: Sequence[tuple[str, int, str]],
-        errors: dict[str, str],
-        confirmed: dict[str, dict[str, str]],
-    ) -> None:
+    async def _metafield_delete(self, items: Sequence[tuple[str, int, str]]) -> Confirmation:
         try:
             await self.client.request(
                 "DELETE",
@@ -271,8 +273,12 @@ class MetafieldWriter:
         except ApiError as exc:
             if not isinstance(exc, RequestRejectedError | Retriable):
                 raise
+            message = f"removing metafields: {error_text(exc.body, str(exc))}"
+            errors: dict[str, str] = {}
             for pk, _, _ in items:
-                add_error(errors, pk, f"removing metafields: {error_text(exc.body, str(exc))}")
-            return
+                add_error(errors, pk, message)
+            return Confirmation(errors=errors)
+        confirmed: dict[str, dict[str, str]] = {}
         for pk, _, target in items:
             confirmed.setdefault(pk, {})[target] = digest(None)
+        return Confirmation(confirmed)

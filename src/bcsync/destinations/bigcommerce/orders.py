@@ -17,8 +17,9 @@ from dataclasses import replace
 from typing import Any
 
 from bcsync.destinations.base import Decision, Problem, RowOp, RowOutcome
-from bcsync.destinations.bigcommerce.batching import error_text
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.creates import Created, RecordKind, create_settled
+from bcsync.destinations.bigcommerce.error_bodies import error_text
 from bcsync.destinations.bigcommerce.fields import (
     ORDER_FIELDS,
     ORDER_PAIRS,
@@ -29,10 +30,10 @@ from bcsync.destinations.bigcommerce.fields import (
     set_path,
     type_problems,
 )
-from bcsync.destinations.bigcommerce.metafields import MetafieldWriter
+from bcsync.destinations.bigcommerce.metafields import Confirmation, MetafieldWriter
 from bcsync.destinations.bigcommerce.order_lines import check_products, products_payload
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
-from bcsync.errors import AmbiguousWriteError, ApiError, RequestRejectedError, Retriable
+from bcsync.errors import ApiError, RequestRejectedError, Retriable
 from bcsync.ownership import made_by_create
 from bcsync.project import SyncConfig
 
@@ -62,6 +63,15 @@ class OrderObject:
         self.metafields = [(column, ref.namespace, ref.name) for column, ref in mapped.custom]
         self.metafield_writer = MetafieldWriter(client, "orders", self.metafields)
         self._column_of = {spec.name: column for column, spec in self.native}
+        # A lost create is found by its external_order_id, and is ours if it carries the one
+        # bcsync made for the row or was made after its mark.
+        self.kind = RecordKind(
+            noun="order",
+            plural="orders",
+            key_field="external_order_id",
+            lost_twice="create lost twice",
+            made_by=self._made_by,
+        )
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -243,7 +253,7 @@ class OrderObject:
         for row in rows:
             order = orders.get(row.pk)
             if order is not None and row.in_doubt and not self._made_by(row, order):
-                outcomes.append(_not_adopted(row, order))
+                outcomes.append(self.kind.not_adopted(row, order))
             elif order is not None:
                 # The order this row made before (a lost create, or before it left the model or
                 # the state was reset): held again; metafields it lacks are added.
@@ -252,10 +262,7 @@ class OrderObject:
             elif row.dest_id is not None and row.retry:
                 ops.append(replace(row, op="update"))  # finish its own create
             elif row.dest_id is not None:
-                note = "insert mode does not update existing orders"
-                outcomes.append(
-                    RowOutcome(row.pk, None, "skipped", row.dest_id, note, row.row_hash)
-                )
+                outcomes.append(self.kind.insert_skip(row))
             else:
                 ops.append(replace(row, op="create", dest_id=None))
         return Decision(ops, outcomes)
@@ -349,16 +356,16 @@ class OrderObject:
             for op, outcome in zip(ops, results, strict=True)
             if outcome.status == "succeeded" and op.op == "clear"
         ]
-        errors: dict[str, str] = {}
         created = {op.pk for op, _, _ in done if op.op == "create"}
         # Insert mode only fills in what an order it holds lacks; it never updates a value.
         overwrite = self.sync.mode != "insert"
-        confirmed = await self.metafield_writer.write(done, created, errors, overwrite=overwrite)
-        await self.metafield_writer.write(cleared, set(), errors, blank=True)
+        written = await self.metafield_writer.write(done, created, overwrite=overwrite)
+        blanked = await self.metafield_writer.write(cleared, set(), blank=True)
+        errors = Confirmation.of([written, blanked]).errors
         final = []
         for op, outcome in zip(ops, results, strict=True):
             if op.pk in wanted and outcome.status == "succeeded":
-                targets = dict(confirmed.get(op.pk, {}))
+                targets = dict(written.confirmed.get(op.pk, {}))
                 if NATIVE in wanted[op.pk]:
                     targets[NATIVE] = wanted[op.pk][NATIVE]
                 failed = [t for t in wanted[op.pk] if t not in targets]
@@ -411,32 +418,23 @@ class OrderObject:
     def _clear_body(self) -> dict[str, Any]:
         return {spec.name: "" for _, spec in self.native if spec.name in CLEARABLE}
 
-    async def _create(self, op: RowOp, settled_once: bool = False) -> RowOutcome:
-        external_id = self.external_order_id(op)
-        try:
-            response = await self.client.request(
-                "POST", "/v2/orders", json=self.body(op), pks=[op.pk], write_kind="create"
-            )
-        except AmbiguousWriteError as exc:
-            # No definite answer: read BigCommerce before sending anything again.
-            found = await self._find(external_id)
-            if found is not None and self._made_by(op, found):
-                return RowOutcome(
-                    op.pk, "create", "succeeded", str(found["id"]), row_hash=op.row_hash
-                )
-            if found is not None:
-                return _not_adopted(op, found)
-            if settled_once:
-                return RowOutcome(op.pk, "create", "rejected", None, f"create lost twice: {exc}")
-            return await self._create(op, settled_once=True)
-        order_id = str(response.body["id"])
-        return RowOutcome(op.pk, "create", "succeeded", order_id, row_hash=op.row_hash)
+    async def _create(self, op: RowOp) -> RowOutcome:
+        """Create one order; a lost answer is settled by its ``external_order_id``."""
+        result = await create_settled([op], self._post_create, self._find_lost, self.kind)
+        if op.pk in result.ids:
+            return RowOutcome(op.pk, "create", "succeeded", result.ids[op.pk], row_hash=op.row_hash)
+        return RowOutcome(op.pk, "create", "rejected", None, result.errors[op.pk])
 
+    async def _post_create(self, ops: Sequence[RowOp]) -> Created:
+        """One order's POST (the v2 API has no batch create)."""
+        (op,) = ops
+        response = await self.client.request(
+            "POST", "/v2/orders", json=self.body(op), pks=[op.pk], write_kind="create"
+        )
+        return Created({op.pk: str(response.body["id"])})
 
-def _not_adopted(row: RowOp, order: Mapping[str, Any]) -> RowOutcome:
-    """Insert mode found an order with the row's external_order_id that its create did not make."""
-    reason = (
-        f"order {order['id']} with external_order_id {order.get('external_order_id')!r} already "
-        "existed before this sync's create; insert mode never takes over an existing order"
-    )
-    return RowOutcome(row.pk, "create", "rejected", None, reason)
+    async def _find_lost(self, ops: Sequence[RowOp]) -> dict[str, Mapping[str, Any]]:
+        """The order a lost create may have made, found by the external_order_id it sent."""
+        (op,) = ops
+        found = await self._find(self.external_order_id(op))
+        return {} if found is None else {op.pk: found}
