@@ -202,3 +202,24 @@ def test_variables_elsewhere_in_a_url_or_in_other_keys_are_not_encoded(
     assert config.alerts is not None
     mail = config.alerts.channels["mail"]
     assert "u:db.example.com:6432@" in mail.smtp_url.get_secret_value()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "password", ["abcd&efgh=ijk", "p#ss+word", "50%off", "a b?c"], ids=["amp", "hash", "pct", "sp"]
+)
+def test_a_variable_in_a_query_string_password_is_encoded_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    # Found by review: only the user info's ${VAR} was encoded; `?password=${PW}` with an "&"
+    # split the password into a bogus connection option (named in libpq's error).
+    monkeypatch.setenv("PW", password)
+    project(tmp_path, warehouse="postgresql://bc@db/analytics?sslmode=disable&password=${PW}")
+    url = database_url.parse(load_config(tmp_path).warehouse_url)
+    assert url.query["password"] == password
+    assert url.query["sslmode"] == "disable"
+
+
+def test_libpq_never_names_an_option_that_may_be_a_piece_of_a_password() -> None:
+    message = 'invalid connection option "efgh"'
+    scrubbed = database_url.scrub(message, ())
+    assert "efgh" not in scrubbed and "%26" in scrubbed

@@ -111,12 +111,32 @@ def _decoded(part: str | None) -> str | None:
     return urllib.parse.unquote(part) if part else None
 
 
-def password_span(text: str) -> tuple[int, int] | None:
-    """Where the password of the URL ``text`` starts and ends (``text[start:end]``), if it has one.
+_UNKNOWN_OPTION = re.compile(r'invalid connection option "[^"]*"')
+
+
+def password_spans(text: str) -> list[tuple[int, int]]:
+    """Where the passwords of the URL ``text`` are (``text[start:end]``): in the user info and
+    in ``?password=`` (or ``pwd=``) query parameters.
 
     ``text`` may be a template whose ``${VAR}`` references were replaced by filler of the same
-    length: the loader uses this to encode the values of references that stand in the password.
+    length: the loader uses this to encode the values of references that stand in a password.
     """
+    spans = [span] if (span := password_span(text)) is not None else []
+    question = text.find("?")
+    if question < 0:
+        return spans
+    end = text.find("#", question)
+    offset = question + 1
+    for pair in text[offset : end if end >= 0 else len(text)].split("&"):
+        key, equals, _ = pair.partition("=")
+        if equals and key.lower() in _PASSWORD_PARAMETERS:
+            spans.append((offset + len(key) + 1, offset + len(pair)))
+        offset += len(pair) + 1
+    return spans
+
+
+def password_span(text: str) -> tuple[int, int] | None:
+    """Where the password in the user info of the URL ``text`` starts and ends, if it has one."""
     scheme, separator, _ = text.partition("://")
     if not separator or not _SCHEME.fullmatch(scheme):
         return None
@@ -153,8 +173,16 @@ def secrets(url: URL) -> tuple[str, ...]:
 
 
 def scrub(message: str, hidden: Iterable[str]) -> str:
-    """``message`` with every secret, as is or percent-encoded, replaced by ``***``."""
+    """``message`` with every secret, as is or percent-encoded, replaced by ``***``.
+
+    libpq names an unknown connection option it was given: with a password in the query
+    string holding an unencoded ``&``, that name is a piece of the password, so it is never
+    shown."""
     for secret in hidden:
         for form in {secret, urllib.parse.quote(secret, safe="")}:
             message = message.replace(form, MASK)
-    return message
+    return _UNKNOWN_OPTION.sub(
+        "invalid connection option (its name is not shown: it may be a piece of a password "
+        'in the query string; write "&" in a password as %26)',
+        message,
+    )

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from bcsync.database_url import password_span
+from bcsync.database_url import password_spans
 from bcsync.errors import ConfigError
 
 KeyPath = tuple[str | int, ...]
@@ -168,11 +168,11 @@ class _Builder:
         return result
 
     def interpolate(self, text: str, line: int, path: KeyPath) -> str:
-        password = self.url_password_span(text) if path in self.url_keys else None
+        passwords = self.url_password_spans(text) if path in self.url_keys else []
 
         def replace(match: re.Match[str]) -> str:
             value = expand(match)
-            if password and password[0] <= match.start() < password[1]:
+            if any(start <= match.start() < end for start, end in passwords):
                 return urllib.parse.quote(value, safe="")
             return value
 
@@ -195,7 +195,7 @@ class _Builder:
         return _REFERENCE.sub(replace, text)
 
     @staticmethod
-    def url_password_span(text: str) -> tuple[int, int] | None:
-        """Where the URL's password is in ``text``, read with each reference as plain filler
+    def url_password_spans(text: str) -> list[tuple[int, int]]:
+        """Where the URL's passwords are in ``text``, read with each reference as plain filler
         (a default such as ``${USER:-a:b}`` must not look like the URL's own ``:``)."""
-        return password_span(_REFERENCE.sub(lambda match: "x" * len(match.group(0)), text))
+        return password_spans(_REFERENCE.sub(lambda match: "x" * len(match.group(0)), text))

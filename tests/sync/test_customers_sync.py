@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bcsync.engine import snapshot_path
-from bcsync.snapshot import Snapshot
+from bcsync.snapshot import Snapshot, snapshot_path
 from bcsync.state import RunStore
 from bcsync.state.schema import runs
 from tests.fixtures.projects import SyncProject
@@ -545,3 +544,34 @@ def test_python_api(sync_project: SyncProject, emulator: Any) -> None:
     result = project.run("customers")
     assert result.status == "success" and result.counts["succeeded"] == 3
     assert len(store_customers(emulator)) == 3
+
+
+def test_exact_decimals_reach_metafields_and_form_fields_as_plain_digits(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    # Found by review: metafields got str(Decimal): "0E-10", "1.000E-7", "100.0000000000".
+    emulator.config(form_fields=[{"name": "Segment", "type": "text"}])
+    config = UPSERT_BY_EMAIL.replace(
+        '    - {column: tier, field: "attributes.Loyalty Tier"}\n',
+        '    - {column: tier, field: "attributes.Loyalty Tier"}\n'
+        "    - {column: ltv, field: metafields.warehouse.ltv}\n"
+        "    - {column: segment, field: form_fields.Segment}\n",
+    )
+    values = {1: "0", 2: "0.0000001", 3: "100", 4: "-12.5"}
+    sync_project.load("customers", [customer(n) for n in values])
+    exact = (
+        "CAST(CASE customer_key WHEN 1 THEN 0 WHEN 2 THEN 0.0000001 WHEN 3 THEN 100 "
+        "ELSE -12.5 END AS DECIMAL(20, 10))"
+    )
+    sync_project.sql(
+        f"CREATE OR REPLACE TABLE customers AS "
+        f"SELECT *, {exact} AS ltv, {exact} AS segment FROM customers"
+    )
+    sync_project.configure(config)
+    result = sync_project.run("customers")
+    assert result.status == "success", (result.error, result.rejected_rows)
+    held = store_customers(emulator)
+    for n, text in values.items():
+        record = held[f"user{n}@example.com"]
+        assert [m["value"] for m in record["metafields"] if m["key"] == "ltv"] == [text]
+        assert {f["name"]: f["value"] for f in record["form_fields"]} == {"Segment": text}
