@@ -441,7 +441,8 @@ def state_reset(
             abort=True,
             err=True,
         )
-    forgotten = _engine(_load(_invocation(ctx))).reset_snapshot(sync)
+    engine = _engine(_load(_invocation(ctx)))
+    forgotten = engine.snapshots.reset(sync, lease_seconds=engine.lock_lease_seconds)
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
 
 
@@ -530,10 +531,10 @@ def _snapshot(inv: Invocation, sync: str) -> tuple[Path, AbstractContextManager[
     config = _load(inv)
     _known_sync(config, sync)
     path = snapshot_path(config.project_dir, sync)
-    engine = _engine(config)
-    if not engine.shares_snapshots() and not path.exists():
+    snapshots = _engine(config).snapshots
+    if not snapshots.exists(sync):
         return path, None
-    return path, engine.open_snapshot(sync)
+    return path, snapshots.open(sync)
 
 
 def main() -> None:

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bcsync.alerts import notify_run
+from bcsync.checking import check_store, check_sync
 from bcsync.checkpoint import RunTally, checkpoint
-from bcsync.debugger import CallRecorder, prune
 from bcsync.destinations.base import (
     RowOutcome,
 )
@@ -42,26 +40,23 @@ from bcsync.events import (
     RunStarted,
     StatusChanged,
 )
-from bcsync.planner import ChangeSet, PlannedRow, plan
-from bcsync.prediction import Prediction, predict
+from bcsync.planner import ChangeSet, PlannedRow
+from bcsync.prediction import predict_plan
 from bcsync.preflight import (
     guard,
-    hashed_columns,
     located,
-    mapping_text,
     missing_columns,
     model_types,
 )
 from bcsync.project import ProjectConfig, SyncConfig
-from bcsync.results import COUNT_KEYS, CheckReport, PlanResult, RunResult
+from bcsync.results import CheckReport, PlanResult, RunResult
+from bcsync.run_book import RunBook
 from bcsync.sending import ChunkSender
-from bcsync.snapshot import Snapshot, snapshot_path
+from bcsync.snapshot import Snapshot
+from bcsync.snapshots import Snapshots
 from bcsync.state import RunStore
-from bcsync.state.check import store_problems
 from bcsync.state.locks import LockKeeper
-from bcsync.warehouse import open_warehouse
 
-CHUNK_ROWS = 1000
 LOCK_LEASE_SECONDS = 60.0  # a run that stops renewing its lock for this long counts as dead
 
 
@@ -80,6 +75,7 @@ class Engine:
         self.config = config
         self.observers = list(observers)
         self.transport = transport  # the HTTP seam: tests pass one that checks the contract
+        self.snapshots = Snapshots(config)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -106,28 +102,9 @@ class Engine:
     def check(self, names: Sequence[str] | None = None) -> list[CheckReport]:
         """Validate the run store (first, as ``sync`` None), then config, warehouse, credentials
         and mappings of the given syncs (all if None)."""
-        selected = list(names) if names else sorted(self.config.syncs)
-        found = store_problems(self.config.state_url)
-        store = [str(self.config.error(("state", "url"), problem)) for problem in found]
-        syncs = [asyncio.run(self._check_one(self._sync(name))) for name in selected]
-        return [CheckReport(None, tuple(store)), *syncs]
-
-    async def _check_one(self, sync: SyncConfig) -> CheckReport:
-        # The report is headed by the sync's name: its lines do not repeat it.
-        async with self._session(sync) as session:
-            obj = object_for(sync, session.client)
-            problems = located(self.config, sync, obj.static_problems(), named=False)
-            try:
-                column_types = model_types(self.config, sync)
-                missing = missing_columns(sync, column_types)
-                problems += located(self.config, sync, missing, named=False)
-                await session.probe(obj.probe_path)
-                prepared = await obj.prepare(column_types, dry_run=True)
-                problems += located(self.config, sync, prepared, named=False)
-            except BcsyncError as exc:
-                # Warehouse errors start with the sync's name, for messages outside a report.
-                problems.append(str(exc).removeprefix(f"sync '{sync.name}': "))
-        return CheckReport(sync.name, tuple(problems))
+        selected = [self._sync(name) for name in (names or sorted(self.config.syncs))]
+        reports = [asyncio.run(check_sync(self.config, s, self._session(s))) for s in selected]
+        return [check_store(self.config), *reports]
 
     # -- plan --------------------------------------------------------------------------------
 
@@ -146,104 +123,17 @@ class Engine:
             if problems:
                 raise ConfigError("\n".join(located(self.config, sync, problems)))
             with self._changes(sync, full_resync=False) as (changes, _):
-                counts = dict.fromkeys(COUNT_KEYS, 0)
-                counts.update({k: v for k, v in changes.counts.to_json().items() if k in counts})
-                prediction = Prediction()
-                prediction.invalid.extend(
-                    {"pk": r.pk, "reason": r.reason}
-                    for chunk in changes.invalid(chunk=CHUNK_ROWS)
-                    for r in chunk
-                )
-                for kind in ("added", "changed"):
-                    for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
-                        # invalid rows are counted apart
-                        counts[kind] -= await predict(obj, sync, kind, chunk, prediction)
-                operations = dict.fromkeys(("create", "update", "clear", "delete", "skip"), 0)
-                operations.update(prediction.operations)
-                invalid = prediction.invalid
-                lookups = prediction.lookups
-                removed_op = {"nothing": "skip", "clear": "clear", "delete": "delete"}
-                operations[removed_op[sync.on_delete]] += counts["removed"]
-                counts["invalid"] = len(invalid)
-                counts["planned"] = counts["added"] + counts["changed"] + counts["removed"]
-                calls = obj.estimate_calls(operations, lookups)
-        return PlanResult(
-            sync.name,
-            counts,
-            operations,
-            calls,
-            session.seconds_for(calls),
-            invalid,
-        )
+                return await predict_plan(obj, sync, changes, session.seconds_for)
 
     @contextlib.contextmanager
     def _changes(
         self, sync: SyncConfig, *, full_resync: bool, store: RunStore | None = None
     ) -> Iterator[tuple[ChangeSet, Snapshot]]:
         with (
-            self.open_snapshot(sync.name, store, upload=store is not None) as snapshot,
-            self._planned(sync, snapshot, full_resync=full_resync) as changes,
+            self.snapshots.open(sync.name, store, upload=store is not None) as snapshot,
+            self.snapshots.changes(sync, snapshot, full_resync=full_resync) as changes,
         ):
             yield changes, snapshot
-
-    @contextlib.contextmanager
-    def open_snapshot(
-        self, sync: str, store: RunStore | None = None, *, upload: bool = False
-    ) -> Iterator[Snapshot]:
-        """The sync's snapshot; with a PostgreSQL run store, a local copy of the one kept there
-        (``bcsync.state.shared_snapshot``). ``store`` None: opened here if one is needed.
-        ``upload``: share a local snapshot the run store does not have yet (a run does)."""
-        path = snapshot_path(self.config.project_dir, sync)
-        with contextlib.ExitStack() as stack:
-            if store is None and self.shares_snapshots():
-                store = stack.enter_context(self.open_store())
-            shared = store.shared_snapshot(sync) if store is not None else None
-            yield stack.enter_context(Snapshot(path, shared=shared, upload=upload))
-
-    def reset_snapshot(self, sync: str) -> int:
-        """Forget what ``sync`` synced (``Snapshot.reset``); returns how many entries there
-        were. Holds the sync's lock meanwhile, so it is refused while a run is going: a reset
-        must not drop what a live run writes, nor fail that run."""
-        with self.open_store() as store:
-            holder = f"reset-{uuid.uuid4().hex}"
-            store.acquire_lock(sync, holder, lease_seconds=self.lock_lease_seconds)
-            try:
-                with self.open_snapshot(sync, store) as snapshot:
-                    forgotten = snapshot.summary().total
-                    snapshot.reset()
-            finally:
-                store.release_lock(sync, holder)
-        return forgotten
-
-    def shares_snapshots(self) -> bool:
-        """Whether snapshots are kept in the run store (PostgreSQL), not only in local files."""
-        url = self.config.resolve_url(self.config.state.url)
-        return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
-
-    @contextlib.contextmanager
-    def _planned(
-        self, sync: SyncConfig, snapshot: Snapshot, *, full_resync: bool
-    ) -> Iterator[ChangeSet]:
-        warehouse = open_warehouse(
-            self.config.resolve_url(self.config.warehouse.url), project_dir=self.config.project_dir
-        )
-        try:
-            # A DuckDB model is run by the snapshot's own DuckDB; others stream in as Arrow.
-            model = warehouse.local_query(sync.model, sync=sync.name) or warehouse.stream(
-                sync.model, sync=sync.name
-            )
-            changes = plan(
-                model,
-                snapshot,
-                primary_key=sync.model.primary_key,
-                columns=hashed_columns(sync),
-                full_resync=full_resync,
-                mapping=mapping_text(sync),
-            )
-            with changes:
-                yield changes
-        finally:
-            warehouse.close()
 
     # -- run ---------------------------------------------------------------------------------
 
@@ -264,25 +154,16 @@ class Engine:
     async def _run(
         self, sync: SyncConfig, store: RunStore, full_resync: bool, override_guards: bool
     ) -> RunResult:
-        run_id = store.start_run(sync.name, full_resync=full_resync)
-        # Every call the session makes is counted (and recorded for the debugger) by the tally.
-        tally: RunTally
+        book: RunBook
 
-        def on_call(call: ApiCall) -> None:
-            tally.on_call(call)
+        def on_call(call: ApiCall) -> None:  # every call is counted, and kept for the debugger
+            book.tally.on_call(call)
 
         session = self._session(sync, on_call=on_call)
-        recorder = CallRecorder(
-            store,
-            run_id,
-            secret=session.secret,
-            max_body_bytes=self.config.debugger.max_body_bytes,
+        book = RunBook(
+            self.config, store, sync.name, full_resync=full_resync, secret=session.secret
         )
-        tally = RunTally(recorder=recorder if self.config.debugger.enabled else None)
-        prune(store, self.config.debugger.retention_days)
-        store.prune_row_outcomes(
-            dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.state.retention_days)
-        )
+        run_id, tally = book.run_id, book.tally
         self._emit(RunStarted(sync.name, run_id))
         status, error = "failed", None
         locked = False
@@ -308,25 +189,10 @@ class Engine:
         except Exception as exc:  # an unexpected failure still ends the run as failed
             error = f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            recorder.close()
-            store.finish_run(
-                run_id, status, counts=tally.counts, api_calls=tally.api_calls, error=error
-            )
+            book.close(status, error)
             if locked:
                 store.release_lock(sync.name, run_id)
-        record = store.get_run(run_id)
-        result = RunResult(
-            run_id=run_id,
-            sync=sync.name,
-            status=status,
-            started_at=record.started_at.isoformat() if record else "",
-            finished_at=record.finished_at.isoformat() if record and record.finished_at else None,
-            error=error,
-            counts=dict(tally.counts),
-            api_calls=tally.api_calls,
-            rejected_rows=tally.rejected,
-            invalid_rows=tally.invalid,
-        )
+        result = book.result(status, error)
         self._emit(RunFinished(result))
         return result
 
@@ -385,34 +251,12 @@ class Engine:
 
                 self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
                 self._set_status(store, sync, run_id, "syncing")
-                for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):
-                    invalid = [
-                        RowOutcome(r.pk or "", None, "invalid", error=r.reason)
-                        for r in invalid_rows
-                    ]
-                    save(invalid)
-                done = 0
                 sender = ChunkSender(sync, obj, snapshot, changes, prepare)
-                for kind in ("added", "changed"):
-                    for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
-                        outcomes = await sender.send(kind, chunk)
-                        save(outcomes, chunk)
-                        # A row found invalid before sending is counted apart, not as planned.
-                        invalid_here = sum(1 for o in outcomes if o.status == "invalid")
-                        tally.counts[kind] -= invalid_here
-                        tally.counts["planned"] -= invalid_here
-                        done += len(chunk)
-                        self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
-                for entries in changes.obsolete(chunk=CHUNK_ROWS):
-                    snapshot.forget([e.pk for e in entries])  # never reached BigCommerce
-                if not full_resync:
-                    for entries in changes.removed(chunk=CHUNK_ROWS):
-                        if sync.on_delete == "clear":
-                            await prepare()
-                        outcomes = await sender.remove(entries)
-                        save(outcomes)
-                        done += len(entries)
-                        self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
+
+                def progress(done: int) -> None:
+                    self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
+
+                await sender.send_all(save, tally.counts, progress, full_resync=full_resync)
         if tally.counts["rejected"] or tally.counts["invalid"]:
             return "warning"
         return "success"

@@ -11,13 +11,44 @@ chunk at most — and a row that matches is an update, not an invalid row.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bcsync.destinations.base import DestinationObject
-from bcsync.planner import PlannedRow
+from bcsync.planner import KINDS, ChangeSet, PlannedRow
 from bcsync.project import SyncConfig
-from bcsync.sending import row_op
+from bcsync.results import COUNT_KEYS, PlanResult
+from bcsync.sending import CHUNK_ROWS, row_op
+
+_REMOVED_OP = {"nothing": "skip", "clear": "clear", "delete": "delete"}
+
+
+async def predict_plan(
+    obj: DestinationObject,
+    sync: SyncConfig,
+    changes: ChangeSet,
+    seconds_for: Callable[[int], float],
+) -> PlanResult:
+    """What the next run of ``sync`` would do with ``changes``: counts, operations, the calls
+    they cost and how long those take at the store's pace (``seconds_for``), invalid rows."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts.update({k: v for k, v in changes.counts.to_json().items() if k in counts})
+    prediction = Prediction()
+    prediction.invalid.extend(
+        {"pk": r.pk, "reason": r.reason}
+        for chunk in changes.invalid(chunk=CHUNK_ROWS)
+        for r in chunk
+    )
+    for kind in KINDS:
+        for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
+            counts[kind] -= await predict(obj, sync, kind, chunk, prediction)  # counted apart
+    operations = dict.fromkeys(("create", "update", "clear", "delete", "skip"), 0)
+    operations.update(prediction.operations)
+    operations[_REMOVED_OP[sync.on_delete]] += counts["removed"]
+    counts["invalid"] = len(prediction.invalid)
+    counts["planned"] = counts["added"] + counts["changed"] + counts["removed"]
+    calls = obj.estimate_calls(operations, prediction.lookups)
+    return PlanResult(sync.name, counts, operations, calls, seconds_for(calls), prediction.invalid)
 
 
 @dataclass

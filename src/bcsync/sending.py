@@ -24,9 +24,11 @@ from bcsync.destinations.base import (
     landed_of,
 )
 from bcsync.ownership import claim, split_removed
-from bcsync.planner import ChangeSet, PlannedRow
+from bcsync.planner import KINDS, ChangeSet, PlannedRow
 from bcsync.project import SyncConfig
 from bcsync.snapshot import Snapshot, SnapshotEntry
+
+CHUNK_ROWS = 1000  # rows per chunk: one checkpoint each
 
 
 @dataclass
@@ -38,6 +40,42 @@ class ChunkSender:
     snapshot: Snapshot
     changes: ChangeSet
     prepare: Callable[[], Awaitable[bool]]
+
+    async def send_all(
+        self,
+        save: Callable[..., None],
+        counts: dict[str, int],
+        progress: Callable[[int], None],
+        *,
+        full_resync: bool,
+    ) -> None:
+        """The whole change set, chunk by chunk: the invalid rows, the added and changed rows,
+        then (unless a full resync) the removed ones. ``save`` checkpoints each chunk's
+        outcomes (with its planned rows); a row found invalid before sending is taken out of
+        ``counts``' kind and planned; ``progress`` gets the rows done so far."""
+        changes, snapshot = self.changes, self.snapshot
+        for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):
+            save([RowOutcome(r.pk or "", None, "invalid", error=r.reason) for r in invalid_rows])
+        done = 0
+        for kind in KINDS:
+            for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
+                outcomes = await self.send(kind, chunk)
+                save(outcomes, chunk)
+                invalid_here = sum(1 for o in outcomes if o.status == "invalid")
+                counts[kind] -= invalid_here
+                counts["planned"] -= invalid_here
+                done += len(chunk)
+                progress(done)
+        for entries in changes.obsolete(chunk=CHUNK_ROWS):
+            snapshot.forget([e.pk for e in entries])  # never reached BigCommerce
+        if full_resync:
+            return
+        for entries in changes.removed(chunk=CHUNK_ROWS):
+            if self.sync.on_delete == "clear":
+                await self.prepare()
+            save(await self.remove(entries))
+            done += len(entries)
+            progress(done)
 
     async def send(self, kind: str, chunk: Sequence[PlannedRow]) -> list[RowOutcome]:
         """The outcomes of a chunk of added or changed rows: skipped, invalid, refused, or
