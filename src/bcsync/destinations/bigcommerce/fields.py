@@ -306,7 +306,7 @@ def _money(value: Any) -> str:
         raise ValueProblem(f"expected an amount, got {value!r}") from exc
     if not amount.is_finite() or amount < 0:
         raise ValueProblem(f"expected a non-negative amount, got {value!r}")
-    rounded = amount.quantize(_MONEY_PLACES, context=_WIDE)
+    rounded = amount.quantize(_MONEY_PLACES, context=_WIDE).copy_abs()  # -0 is "0.0000"
     inexact = rounded != amount
     if inexact and isinstance(value, float):
         inexact = not math.isclose(value, float(rounded), rel_tol=_FLOAT_NOISE)
