@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from bcsync.alerts import cli
 from bcsync.alerts.cli import alerts_app
-from bcsync.alerts.delivery import RetryPolicy
+from bcsync.retry import RetryPolicy
 from tests.alerts.conftest import AlertProject
 from tests.alerts.receivers import dead_url
 

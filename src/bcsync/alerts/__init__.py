@@ -6,7 +6,8 @@ lives in :mod:`bcsync.alerts.cli`.
 
 from __future__ import annotations
 
-from bcsync.alerts.delivery import Delivery, RetryPolicy
+from bcsync.alerts.delivery import Delivery
 from bcsync.alerts.dispatch import notify_run
+from bcsync.retry import RetryPolicy
 
 __all__ = ["Delivery", "RetryPolicy", "notify_run"]

@@ -1,5 +1,6 @@
-"""Delivering one alert through one channel: the error a channel raises, the retry policy, and
-the record of what happened (:class:`Delivery`). Channels raise; the dispatcher never does.
+"""Delivering one alert through one channel: the error a channel raises, the retry policy (the
+shared :class:`~bcsync.retry.RetryPolicy`, without jitter or cap), and the record of what happened
+(:class:`Delivery`). Channels raise; the dispatcher never does.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 import httpx
 
 from bcsync.alerts.redaction import Redactor
+from bcsync.errors import Retriable
+from bcsync.retry import RetryPolicy
 
 
-class DeliveryError(Exception):
+class DeliveryError(Exception, Retriable):
     """A channel could not deliver. ``retriable`` says whether the same send may work later
     (connection refused, timeout, 429, 5xx) or never will (bad key, bad request, TLS failure).
     The message never carries a secret: channels build it from the status and the answer."""
@@ -24,21 +27,8 @@ class DeliveryError(Exception):
         self.retriable = retriable
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Up to ``attempts`` tries per send, waiting ``backoff * factor**n`` seconds in between."""
-
-    attempts: int = 3
-    backoff: float = 0.5
-    factor: float = 2.0
-    timeout: float = 10.0  # seconds, per HTTP request or SMTP conversation step
-
-    def wait(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return self.backoff * self.factor ** (attempt - 1)
-
-
-DEFAULT_RETRY = RetryPolicy()
+# 3 tries, 10 s each, waiting 0.5 s then 1 s.
+DEFAULT_RETRY = RetryPolicy(attempts=3, backoff=0.5, factor=2.0, timeout=10.0)
 
 
 @dataclass(frozen=True)
@@ -80,14 +70,13 @@ def send_with_retries(
             outgoing.send()
             return True, attempt, None
         except DeliveryError as exc:
-            error, retriable = redact(str(exc)), exc.retriable
+            error, delay = redact(str(exc)), policy.delay(exc, attempt)
         except Exception as exc:  # a bug or an unforeseen library error must not fail the sync
-            error, retriable = redact(f"{type(exc).__name__}: {exc}"), False
-        will_retry = retriable and attempt < policy.attempts
-        on_failure(attempt, error, will_retry)
-        if not will_retry:
+            error, delay = redact(f"{type(exc).__name__}: {exc}"), None
+        on_failure(attempt, error, delay is not None)
+        if delay is None:
             return False, attempt, error
-        sleep(policy.wait(attempt))
+        sleep(delay)
     return False, policy.attempts, error
 
 

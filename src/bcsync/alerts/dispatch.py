@@ -18,13 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import httpx
 
 from bcsync.alerts import email, pagerduty, slack, sms
-from bcsync.alerts.delivery import (
-    DEFAULT_RETRY,
-    Delivery,
-    Outgoing,
-    RetryPolicy,
-    send_with_retries,
-)
+from bcsync.alerts.delivery import DEFAULT_RETRY, Delivery, Outgoing, send_with_retries
 from bcsync.alerts.messages import AlertMessage, compose
 from bcsync.alerts.redaction import Redactor, project_secrets, redacted_http_logs
 from bcsync.alerts.triggers import LEVELS, TRIGGERS, Level, dedup_key, evaluate
@@ -37,6 +31,7 @@ from bcsync.project_alerts import (
     SmsChannel,
 )
 from bcsync.results import RunResult
+from bcsync.retry import RetryPolicy
 from bcsync.state import RunStore
 
 LOG = logging.getLogger("bcsync.alerts")

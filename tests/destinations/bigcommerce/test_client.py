@@ -251,6 +251,16 @@ def test_retries_are_bounded_and_the_last_error_is_raised(bc: Harness) -> None:
     assert bc.emulator.stats()["requests_total"] == 3
 
 
+@pytest.mark.parametrize("status", [501, 505])
+def test_a_5xx_that_will_never_work_is_raised_at_once(bc: Harness, status: int) -> None:
+    bc.emulator.faults([{"method": "GET", "path": "/v3/customers", "status": status}])
+    with pytest.raises(ServerError) as caught:
+        bc.run(lambda c: c.request("GET", "/v3/customers"))
+    assert caught.value.status == status
+    assert f"BigCommerce server error ({status})" in str(caught.value)
+    assert bc.emulator.stats()["requests_total"] == 1
+
+
 def test_read_timeouts_are_retried(bc: Harness) -> None:
     bc.emulator.faults([{"method": "GET", "path": "/v3/customers", "latency_ms": 600, "times": 2}])
     response = bc.run(lambda c: c.request("GET", "/v3/customers"), timeout=0.25)

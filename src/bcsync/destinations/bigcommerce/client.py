@@ -12,6 +12,10 @@ of :mod:`bcsync.errors`, so callers decide by class:
   the rest by reading BigCommerce (DESIGN §3.8).
 - Reads and other writes: 500/502/503/504, timeouts, lost connections → retried with exponential
   backoff and jitter, a bounded number of times; then the last error is raised.
+
+Whether to try again is the error's own word (:func:`bcsync.errors.is_retriable`), asked by the
+shared :class:`~bcsync.retry.RetryPolicy`; this module only marks the exceptions it knows of when
+it builds an error (a 5xx that will never work, an update whose answer was lost).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import httpx
 from bcsync import __version__
 from bcsync.destinations.bigcommerce.calls import REDACTED, ApiCall
 from bcsync.destinations.bigcommerce.error_bodies import bigcommerce_message
-from bcsync.destinations.bigcommerce.ratelimit import RateGovernor, governor_for
+from bcsync.destinations.bigcommerce.ratelimit import RateGovernor
 from bcsync.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -46,6 +50,7 @@ from bcsync.errors import (
     ServerError,
     TransportError,
 )
+from bcsync.retry import RetryPolicy
 
 WriteKind = Literal["read", "create", "write"]
 
@@ -96,15 +101,20 @@ class BigCommerceClient:
         self.api_url = api_url.rstrip("/")
         self.store_hash = store_hash
         self.base_url = f"{self.api_url}/stores/{store_hash}"
-        self.governor = governor or governor_for(api_url, store_hash)
-        self.max_attempts = max(1, max_attempts)
+        self.governor = governor or RateGovernor()  # a client without one paces alone
+        self.retry = RetryPolicy(
+            attempts=max(1, max_attempts),
+            backoff=backoff_base,
+            cap=backoff_max,
+            timeout=timeout,
+            jitter=random.Random(),
+        )
         self.on_call = on_call
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
         self._token = access_token
         self._user_agent = user_agent
-        self._rng = random.Random()
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.retry.timeout), transport=transport
+        )
         self._clock_offset: dt.timedelta | None = None  # the store's clock minus ours
 
     def __repr__(self) -> str:
@@ -176,23 +186,17 @@ class BigCommerceClient:
                 "it would archive every order in the store"
             )
 
-        last_error: ApiError | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             outcome = await self._attempt(request, path, content, attempt, tuple(pks), kind)
             if isinstance(outcome, ApiResponse):
                 return outcome
-            last_error = outcome
-            if isinstance(outcome, AuthError | RequestRejectedError):
+            delay = self.retry.delay(outcome, attempt)
+            if delay is None:
                 raise outcome
-            if isinstance(outcome, ServerError) and outcome.status not in RETRIED_SERVER_STATUSES:
-                raise outcome
-            if isinstance(outcome, AmbiguousWriteError) and kind == "create":
-                raise outcome
-            if attempt < self.max_attempts and not isinstance(outcome, RateLimitedError):
-                # 429s need no sleep here: the governor holds every request of the store.
-                await asyncio.sleep(self._backoff(attempt))
-        assert last_error is not None
-        raise last_error
+            if delay > 0:  # a 429 advises none: the governor holds every request of the store
+                await asyncio.sleep(delay)
 
     async def get_all(
         self, path: str, *, params: Mapping[str, str] | None = None, v: Literal[2, 3]
@@ -248,10 +252,6 @@ class BigCommerceClient:
             estimate = server - _now()
             self._clock_offset = max(estimate, self._clock_offset or estimate)
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(ceiling / 2, ceiling)
-
     async def _attempt(
         self,
         request: httpx.Request,
@@ -294,11 +294,13 @@ class BigCommerceClient:
             return TransportError(
                 f"{method} {path}: could not reach BigCommerce ({what})", method=method, path=path
             )
-        return AmbiguousWriteError(
+        lost = AmbiguousWriteError(
             f"{method} {path}: the request went out but no answer came back ({what})",
             method=method,
             path=path,
         )
+        lost.retriable = kind == "write"  # an update lands once however often it is sent
+        return lost
 
     def _classify(
         self, response: httpx.Response, method: str, path: str, kind: WriteKind
@@ -329,7 +331,9 @@ class BigCommerceClient:
             message = f"{where}: BigCommerce server error ({status})" + (
                 f": {said}" if said else ""
             )
-            return ServerError(message, method=method, path=path, status=status, body=body)
+            error = ServerError(message, method=method, path=path, status=status, body=body)
+            error.retriable = status in RETRIED_SERVER_STATUSES  # not 501, 505…: they never work
+            return error
         message = f"{status} {said}" if said else f"{status} {response.reason_phrase}"
         return RequestRejectedError(message, method=method, path=path, status=status, body=body)
 
