@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
@@ -28,19 +26,17 @@ from typer.exceptions import TyperException
 from bcsync import __version__
 from bcsync import cli_render as render
 from bcsync.alerts.cli import alerts_app
-from bcsync.errors import BcsyncError, ConfigError, StateError
+from bcsync.cli_render import console
+from bcsync.errors import BcsyncError, ConfigError
 from bcsync.progress import RunProgress
-from bcsync.results import COUNT_KEYS, MAX_LISTED_ROWS, RunResult
+from bcsync.results import COUNT_KEYS, MAX_LISTED_ROWS
 
 if TYPE_CHECKING:  # imported lazily at run time so `bcsync --help` starts fast
-    from bcsync.engine import Engine
+    from bcsync.api import Project
     from bcsync.events import Observer
     from bcsync.project import ProjectConfig
-    from bcsync.snapshot import Snapshot
-    from bcsync.state import RunRecord, RunStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-PIPED_WIDTH = 160
 
 app = typer.Typer(
     name="bcsync",
@@ -62,15 +58,6 @@ class Invocation:
     """What the global options say: where the project is (its directory or its bcsync.yml)."""
 
     project: Path
-
-
-def console(*, stderr: bool = False) -> Console:
-    """A rich console that keeps lines whole (paths and commands stay copyable) and, when the
-    output is piped or logged, draws tables 160 wide instead of truncating them to 80."""
-    screen = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not screen.is_terminal and "COLUMNS" not in os.environ:
-        screen.width = PIPED_WIDTH
-    return screen
 
 
 def _out() -> Console:
@@ -121,20 +108,22 @@ def _invocation(ctx: typer.Context) -> Invocation:
     return obj
 
 
-def _load(inv: Invocation) -> ProjectConfig:
+def _config(ctx: typer.Context, known: Sequence[str] = ()) -> ProjectConfig:
+    """The configuration of the project the global options name; every sync in ``known`` must
+    be defined (a ConfigError names the syncs that exist)."""
     from bcsync.project import load_config
 
-    return load_config(inv.project)
+    config = load_config(_invocation(ctx).project)
+    for name in known:
+        config.sync(name)
+    return config
 
 
-def _engine(config: ProjectConfig, observers: Sequence[Observer] = ()) -> Engine:
-    from bcsync.engine import Engine
+def _project(config: ProjectConfig, observers: Sequence[Observer] = ()) -> Project:
+    """The public API over ``config``: everything the commands read and do goes through it."""
+    from bcsync.api import Project
 
-    return Engine(config, observers=list(observers))
-
-
-def _known_sync(config: ProjectConfig, name: str) -> None:
-    config.sync(name)  # raises a ConfigError naming the syncs that exist
+    return Project(config, observers)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -187,10 +176,7 @@ def check(
     ] = None,
 ) -> None:
     """Validate the project: config, warehouse, BigCommerce credentials, every mapping."""
-    config = _load(_invocation(ctx))
-    for name in syncs or ():
-        _known_sync(config, name)
-    reports = _engine(config).check(list(syncs) if syncs else None)
+    reports = _project(_config(ctx, syncs or ())).check(list(syncs) if syncs else None)
     render.check_reports(_out(), reports)
     if not all(report.ok for report in reports):
         raise typer.Exit(EXIT_USAGE)
@@ -204,10 +190,9 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Show what the next run would do. Writes nothing to BigCommerce."""
-    config = _load(_invocation(ctx))
-    _known_sync(config, sync)
+    config = _config(ctx, [sync])
     with RunProgress() as bar:
-        result = _engine(config, [bar]).plan(sync)
+        result = _project(config, [bar]).plan(sync)
     if as_json:
         emit_json(result.to_json())
     else:
@@ -236,18 +221,16 @@ def run(
     """
     if bool(syncs) == run_all:
         raise fail("name the syncs to run, or pass --all (not both)", EXIT_USAGE)
-    config = _load(_invocation(ctx))
+    config = _config(ctx, syncs or ())
     names = sorted(config.syncs) if run_all else list(dict.fromkeys(syncs or ()))
-    for name in names:
-        _known_sync(config, name)
     out = _out()
     documents: list[dict[str, Any]] = []
     exit_code = EXIT_OK
     with RunProgress() as bar:
-        engine = _engine(config, [bar])
+        project = _project(config, [bar])
         for name in names:
             try:
-                result = engine.run(name, full_resync=full_resync, override_guards=override_guards)
+                result = project.run(name, full_resync=full_resync, override_guards=override_guards)
             except BcsyncError as exc:
                 # The engine turns run failures into failed runs; what it raises stopped the
                 # sync before a run was recorded. Other syncs still run.
@@ -290,8 +273,7 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
 ) -> None:
     """Run history, newest first."""
-    with _run_store(_invocation(ctx)) as store:
-        history = [record.to_json() for record in store.list_runs(sync, limit=limit)]
+    history = [record.to_json() for record in _project(_config(ctx)).runs(sync, limit=limit)]
     if as_json:
         emit_json({"runs": history})
     else:
@@ -309,14 +291,8 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One run: status, counts, rejected and invalid rows with reasons."""
-    with _run_store(_invocation(ctx)) as store:
-        try:
-            record = store.get_run(run_id)
-        except StateError as exc:  # an ambiguous prefix: the user's to fix
-            raise fail(str(exc), EXIT_USAGE) from None
-        if record is None:
-            raise fail(f"no run {run_id!r} in the run store (see `bcsync runs`)", EXIT_USAGE)
-        result = _stored_result(store, record, limit=None if rows else MAX_LISTED_ROWS)
+    project = _project(_config(ctx))
+    result = project.result(run_id, limit=None if rows else MAX_LISTED_ROWS)
     if as_json:
         document = result.to_json()
         if rows:  # the full lists, not the 100 the run JSON is capped at
@@ -349,42 +325,23 @@ def debug(
     as_json: JsonOption = False,
 ) -> None:
     """A run's API calls: request, response, timing and the rows each carried."""
-    from bcsync.debugger import har_json
-
-    inv = _invocation(ctx)
-    config = _load(inv)
-    with _run_store(inv) as store:
-        try:
-            record = store.get_run(run_id)
-        except StateError as exc:
-            raise fail(str(exc), EXIT_USAGE) from None
-        if record is None:
-            raise fail(f"no run {run_id!r} in the run store (see `bcsync runs`)", EXIT_USAGE)
-        calls = store.api_calls(record.run_id, pk=pk)
-        outcomes = store.outcomes(record.run_id, pk=pk) if pk is not None else []
+    project = _project(_config(ctx))
+    found = project.calls(run_id, pk=pk)
     if har is not None:
-        sync = config.syncs.get(record.sync)
-        destination = config.destinations[sync.destination] if sync else None
-        base = (
-            f"{destination.api_url.rstrip('/')}/stores/{destination.store_hash}"
-            if destination
-            else "https://api.bigcommerce.com/stores/unknown"
-        )
-        har.write_text(har_json(calls, base_url=base))
-        _err().print(f"wrote {len(calls)} calls to {escape(str(har))}")
-    row = outcomes[-1].to_json() | {"outcome": outcomes[-1].outcome} if outcomes else None
+        har.write_text(project.har(found.run_id, pk=pk))
+        _err().print(f"wrote {len(found.calls)} calls to {escape(str(har))}")
     if as_json:
         document: dict[str, Any] = {
-            "run_id": record.run_id,
-            "sync": record.sync,
-            "calls": [render.call_json(call) for call in calls],
+            "run_id": found.run_id,
+            "sync": found.sync,
+            "calls": [render.call_json(call) for call in found.calls],
         }
         if pk is not None:
             document["pk"] = pk
-            document["row"] = row
+            document["row"] = found.row_json()
         emit_json(document)
     elif har is None:
-        render.api_calls(_out(), record.run_id, calls, pk=pk, row=row)
+        render.api_calls(_out(), found.run_id, found.calls, pk=pk, row=found.row_json())
 
 
 @state_app.command("show")
@@ -398,28 +355,12 @@ def state_show(
     as_json: JsonOption = False,
 ) -> None:
     """What the sync's snapshot holds: rows synced, failed, in doubt, and why rows fail."""
-    path, opened = _snapshot(_invocation(ctx), sync)
-    summary = None
-    unsettled: list[dict[str, Any]] = []
-    if opened is not None:
-        with opened as snapshot:
-            summary = snapshot.summary().to_json()
-            unsettled = [
-                {
-                    "pk": e.pk,
-                    "status": e.status,
-                    "attempts": e.attempts,
-                    "error": e.last_error,
-                    "in_flight": e.pending_op,
-                    "dest_id": e.dest_id,
-                    "updated_at": e.updated_at.isoformat(),
-                }
-                for e in snapshot.unsettled(None if rows else MAX_LISTED_ROWS)
-            ]
+    state = _project(_config(ctx, [sync])).state(sync, limit=None if rows else MAX_LISTED_ROWS)
+    document = state.to_json()
     if as_json:
-        emit_json({"sync": sync, "path": str(path), "snapshot": summary, "unsettled": unsettled})
+        emit_json(document)
     else:
-        render.snapshot(_out(), sync, path, summary, unsettled)
+        render.snapshot(_out(), sync, state.path, document["snapshot"], document["unsettled"])
 
 
 @state_app.command("reset")
@@ -430,8 +371,8 @@ def state_reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Forget a sync's snapshot: the next run treats every row as added."""
-    _, opened = _snapshot(_invocation(ctx), sync)
-    if opened is None:
+    project = _project(_config(ctx, [sync]))
+    if not project.has_snapshot(sync):
         _out().print(f"{sync}: no snapshot, nothing to reset.")
         return
     if not yes:
@@ -441,8 +382,7 @@ def state_reset(
             abort=True,
             err=True,
         )
-    engine = _engine(_load(_invocation(ctx)))
-    forgotten = engine.snapshots.reset(sync, lease_seconds=engine.lock_lease_seconds)
+    forgotten = project.reset(sync)
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
 
 
@@ -486,7 +426,7 @@ def demo(
     """The whole story: a sample warehouse, the emulator, a sync, a change, a second run."""
     from bcsync.demo.script import run_demo
 
-    raise typer.Exit(run_demo(directory))
+    raise typer.Exit(run_demo(directory, bcsync=invoke, console=console()))
 
 
 def invoke(args: Sequence[str]) -> int:
@@ -496,45 +436,6 @@ def invoke(args: Sequence[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     return EXIT_OK
-
-
-def _run_store(inv: Invocation) -> RunStore:
-    from bcsync.state import RunStore
-
-    config = _load(inv)
-    return RunStore.open(config.state_url)
-
-
-def _stored_result(store: RunStore, record: RunRecord, *, limit: int | None) -> RunResult:
-    """A stored run as the engine's RunResult, with its first ``limit`` rejected/invalid rows."""
-    document = record.to_json()
-    rejected = store.outcomes(record.run_id, kinds=["rejected"], limit=limit)
-    invalid = store.outcomes(record.run_id, kinds=["invalid"], limit=limit)
-    return RunResult(
-        run_id=record.run_id,
-        sync=record.sync,
-        status=record.status,
-        started_at=document["started_at"],
-        finished_at=document["finished_at"],
-        error=record.error,
-        counts=document["counts"],
-        api_calls=record.api_calls,
-        rejected_rows=[outcome.to_json() for outcome in rejected],
-        invalid_rows=[outcome.to_json() for outcome in invalid],
-    )
-
-
-def _snapshot(inv: Invocation, sync: str) -> tuple[Path, AbstractContextManager[Snapshot] | None]:
-    """Where the sync's snapshot is, and a way to open it (None: it has none yet)."""
-    from bcsync.snapshot import snapshot_path
-
-    config = _load(inv)
-    _known_sync(config, sync)
-    path = snapshot_path(config.project_dir, sync)
-    snapshots = _engine(config).snapshots
-    if not snapshots.exists(sync):
-        return path, None
-    return path, snapshots.open(sync)
 
 
 def main() -> None:

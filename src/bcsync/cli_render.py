@@ -1,11 +1,12 @@
 """How the command line shows results to a person: rich tables and short lines.
 
-Part of the CLI layer (``bcsync.cli`` calls these; nothing else prints). Every function takes the
-console to print on, so the caller decides between stdout and stderr.
+Part of the CLI layer (``bcsync.cli`` and the demo call these; nothing else prints). Every function
+takes the console to print on, so the caller decides between stdout and stderr.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,16 @@ SNAPSHOT_LINES = (
     ("released", "rows that left (or a reset): their records are kept, found again on return"),
 )
 RUN_ID_SHOWN = 8  # a prefix `bcsync show` accepts; unique in practice for 128-bit ids
+PIPED_WIDTH = 160
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console that keeps lines whole (paths and commands stay copyable) and, when the
+    output is piped or logged, draws tables 160 wide instead of truncating them to 80."""
+    screen = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not screen.is_terminal and "COLUMNS" not in os.environ:
+        screen.width = PIPED_WIDTH
+    return screen
 
 
 def styled_status(status: str) -> str:

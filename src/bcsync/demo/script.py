@@ -3,6 +3,9 @@
 A sample warehouse, a local BigCommerce emulator, a project pointing at it, ``check`` / ``plan`` /
 ``run`` through the very same CLI code a user runs, then a change in the warehouse and a second
 run that sends only the difference. The emulator's request counters show what went over the wire.
+
+The demo does not import the CLI: ``bcsync demo`` hands it the command runner (``CommandRunner``)
+and the console to tell the story on.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,9 @@ SYNC = "loyal_customers"
 ENV_PREFIX = "BCSYNC_DEMO_"
 DEMO_QUOTA = 3_000
 DEMO_WINDOW_MS = 30_000
+
+# Runs ``bcsync ARGS`` in-process and returns its exit code (``bcsync.cli.invoke``).
+CommandRunner = Callable[[Sequence[str]], int]
 
 PROJECT_FILE = (
     f"""\
@@ -79,10 +85,13 @@ class DemoStepFailed(Exception):
 class Demo:
     """One telling of the story, against one emulator, in one project directory."""
 
-    def __init__(self, project: Path, console: Console, admin: httpx.Client) -> None:
+    def __init__(
+        self, project: Path, console: Console, admin: httpx.Client, invoke: CommandRunner
+    ) -> None:
         self.project = project
         self.console = console
         self.admin = admin
+        self.invoke = invoke
 
     def step(self, title: str) -> None:
         self.console.print()
@@ -93,10 +102,8 @@ class Demo:
 
     def bcsync(self, *args: str, allowed: Sequence[int] = (0,)) -> int:
         """Run ``bcsync --project DIR ARGS`` through the real CLI and show the command line."""
-        from bcsync.cli import invoke
-
         self.console.print(f"\n[bold]$ bcsync {escape(' '.join(args))}[/bold]")
-        code = invoke(["--project", str(self.project), *args])
+        code = self.invoke(["--project", str(self.project), *args])
         if code not in allowed:
             raise DemoStepFailed(f"`bcsync {' '.join(args)}` exited with {code}")
         return code
@@ -273,13 +280,18 @@ def tell_orders(demo: Demo) -> None:
     demo.show_calls(before, "API calls of the rerun")
 
 
-def run_demo(directory: Path | None = None, *, customers: int = 2_500) -> int:
-    """Tell the whole story; return the exit code (0 when every step ended as expected)."""
-    from bcsync.cli import console as cli_console
+def run_demo(
+    directory: Path | None = None,
+    *,
+    bcsync: CommandRunner,
+    console: Console,
+    customers: int = 2_500,
+) -> int:
+    """Tell the whole story on ``console``, running each command with ``bcsync``; return the
+    exit code (0 when every step ended as expected)."""
     from bcsync.emulator.server import start_in_thread
     from bcsync.emulator.settings import EmulatorSettings
 
-    console = cli_console()
     project = directory or Path(tempfile.mkdtemp(prefix="bcsync-demo-"))
     project.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -288,7 +300,7 @@ def run_demo(directory: Path | None = None, *, customers: int = 2_500) -> int:
     emulator = start_in_thread(EmulatorSettings(quota=DEMO_QUOTA, window_ms=DEMO_WINDOW_MS), port=0)
     try:
         with httpx.Client(base_url=emulator.url, timeout=30) as admin:
-            tell(Demo(project, console, admin), emulator, customers)
+            tell(Demo(project, console, admin, bcsync), emulator, customers)
     except DemoStepFailed as exc:
         console.print(f"\n[bold red]The demo stopped:[/bold red] {escape(str(exc))}")
         return 1
