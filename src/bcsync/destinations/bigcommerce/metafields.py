@@ -169,19 +169,7 @@ class MetafieldWriter:
         if not self.metafields or not rows:
             return Confirmation()
         namespaces = sorted({ns for _, ns, _ in self.metafields})
-        to_read = sorted(
-            {
-                cid
-                for op, cid, wanted in rows
-                if op.pk not in created
-                and any(
-                    landed_id(op.landed.get(metafield_target(ns, key))) is None
-                    for _, ns, key in self.metafields
-                    if blank or metafield_target(ns, key) in wanted
-                )
-            }
-        )
-        existing = await self.existing(to_read, namespaces)
+        existing = await self.existing(self._to_read(rows, created, blank=blank), namespaces)
         confirmed: dict[str, dict[str, str]] = {}  # what needs no call
         creates: list[Item] = []
         updates: list[Item] = []
@@ -217,6 +205,28 @@ class MetafieldWriter:
         tasks += [self._metafield_batch("PUT", c) for c in chunks(updates, METAFIELD_BATCH)]
         tasks += [self._metafield_delete(part) for part in chunks(deletes, METAFIELD_BATCH)]
         return Confirmation.of([Confirmation(confirmed), *await asyncio.gather(*tasks)])
+
+    def _to_read(
+        self,
+        rows: Sequence[tuple[RowOp, str, Collection[str]]],
+        created: set[str],
+        *,
+        blank: bool,
+    ) -> list[str]:
+        """The record ids whose metafields ``write`` must read first: those not ``created`` in
+        this run with a wanted (or, when ``blank``, any) metafield whose id bcsync does not keep."""
+        return sorted(
+            {
+                cid
+                for op, cid, wanted in rows
+                if op.pk not in created
+                and any(
+                    landed_id(op.landed.get(metafield_target(ns, key))) is None
+                    for _, ns, key in self.metafields
+                    if blank or metafield_target(ns, key) in wanted
+                )
+            }
+        )
 
     async def _metafield_batch(self, method: str, items: Sequence[Item]) -> Confirmation:
         try:
