@@ -31,7 +31,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulator_throughput import STORE, TOKEN, emulator_process
 
-from bcsync.destinations.bigcommerce.ratelimit import forget_governors
 from bcsync.engine import Engine
 from bcsync.project import load_config
 
@@ -185,9 +184,8 @@ def recording_cost(bench: Bench, count: int, results: list[tuple[str, str]]) -> 
 
 
 def quota_use(bench: Bench, label: str, directory: Path, sync: str, results: list[Any]) -> None:
-    # A fresh governor, as a new process has: the one left by the runs without a quota before
-    # would start this run believing the store has none, and burst into 429s.
-    forget_governors()
+    # ``bench.run`` makes a new Engine, so this run starts with a fresh governor, as a new process
+    # has: one left by the runs without a quota before would believe the store has none.
     before = bench.stats()
     elapsed, _result = bench.run(directory, sync)
     after = bench.stats()

@@ -167,7 +167,7 @@ def test_a_variable_in_the_password_is_encoded_for_it(
         state="postgresql://${STATE_USER:-bc}:pre-${STATE_PASSWORD}@db/state",
     )
     config = load_config(tmp_path)
-    assert database_url.parse(config.warehouse_url).password == password
+    assert database_url.parse(config.warehouse.url).password == password
     assert database_url.parse(config.state_url).password == f"pre-{password}"
     assert database_url.parse(config.state_url).username == "bc"
     assert_no_part_of(password, repr(config))
@@ -178,7 +178,7 @@ def test_a_variable_holding_the_whole_url_is_taken_as_written(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://bc:Zqv7%2FWx12@db/analytics")
     project(tmp_path, warehouse="${DATABASE_URL}")
-    assert database_url.parse(load_config(tmp_path).warehouse_url).password == "Zqv7/Wx12"
+    assert database_url.parse(load_config(tmp_path).warehouse.url).password == "Zqv7/Wx12"
 
 
 def test_variables_elsewhere_in_a_url_or_in_other_keys_are_not_encoded(
@@ -198,7 +198,7 @@ def test_variables_elsewhere_in_a_url_or_in_other_keys_are_not_encoded(
         encoding="utf-8",
     )
     config = load_config(tmp_path)
-    assert config.warehouse_url == "postgresql://bc@db.example.com:6432/analytics"
+    assert config.warehouse.url == "postgresql://bc@db.example.com:6432/analytics"
     assert config.alerts is not None
     mail = config.alerts.channels["mail"]
     assert "u:db.example.com:6432@" in mail.smtp_url.get_secret_value()  # type: ignore[union-attr]
@@ -214,7 +214,7 @@ def test_a_variable_in_a_query_string_password_is_encoded_for_it(
     # split the password into a bogus connection option (named in libpq's error).
     monkeypatch.setenv("PW", password)
     project(tmp_path, warehouse="postgresql://bc@db/analytics?sslmode=disable&password=${PW}")
-    url = database_url.parse(load_config(tmp_path).warehouse_url)
+    url = database_url.parse(load_config(tmp_path).warehouse.url)
     assert url.query["password"] == password
     assert url.query["sslmode"] == "disable"
 

@@ -83,7 +83,10 @@ def test_a_valid_project_loads_with_defaults_and_interpolated_values(tmp_path: P
     )
     assert config.state.url == "sqlite:///.bcsync/state.db"
     assert config.state_url == f"sqlite:///{tmp_path.resolve()}/.bcsync/state.db"
-    assert config.warehouse_url == f"duckdb:///{tmp_path.resolve()}/warehouse.duckdb"
+    assert (
+        config.resolve_url(config.warehouse.url)
+        == f"duckdb:///{tmp_path.resolve()}/warehouse.duckdb"
+    )
     assert config.debugger.retention_days == 30
     assert config.debugger.max_body_bytes == 65536
     assert config.alerts is None
@@ -544,7 +547,7 @@ def test_a_warehouse_password_stays_out_of_the_repr(
         ),
     )
     config = load_config(tmp_path)
-    assert config.warehouse_url == "postgresql://bc:PG-SECRET-PW@db.example.com/analytics"
+    assert config.warehouse.url == "postgresql://bc:PG-SECRET-PW@db.example.com/analytics"
     assert "PG-SECRET-PW" not in repr(config)
 
 

@@ -60,7 +60,9 @@ def test_the_scaffolded_model_runs_against_its_warehouse(
     config = load_config(tmp_path)
     assert config.destinations["store"].api_url == "https://api.bigcommerce.com"
     sync = config.sync("customers")
-    warehouse = open_warehouse(config.warehouse_url, project_dir=config.project_dir)
+    warehouse = open_warehouse(
+        config.resolve_url(config.warehouse.url), project_dir=config.project_dir
+    )
     try:
         rows = warehouse.stream(sync.model, sync=sync.name).read_all().to_pylist()
     finally:

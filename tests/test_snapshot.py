@@ -109,19 +109,12 @@ def test_outcomes_settle_pending_entries(snapshot: Snapshot) -> None:
     assert [e.pending_key for e in snapshot.pending()] == ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]
     snapshot.confirm([Confirmed("1", "h1", "101")])
     snapshot.fail([Failed("2", "rejected")])
-    snapshot.unmark_pending(["3", "4"])
+    snapshot.forget(["3"])  # never sent: 3 only held its mark
+    snapshot.confirm([Confirmed("4", "h4", "104")])
     assert snapshot.pending() == []
     entries = snapshot.get(["1", "2", "3", "4"])
     assert set(entries) == {"1", "2", "4"}
     assert [entries[pk].pending_key for pk in ("1", "2", "4")] == [None, None, None]
-
-
-def test_unmark_pending_keeps_confirmed_entries(snapshot: Snapshot) -> None:
-    snapshot.confirm([Confirmed("1", "h1", "101")])
-    snapshot.mark_pending([("1", "delete")])
-    snapshot.unmark_pending(["1"])
-    entry = snapshot.get(["1"])["1"]
-    assert (entry.status, entry.pending_op, entry.dest_id) == ("synced", None, "101")
 
 
 def test_unknown_operation_is_refused(snapshot: Snapshot) -> None:

@@ -29,6 +29,7 @@ from bcsync.destinations.base import (
 )
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.objects import object_for
+from bcsync.destinations.bigcommerce.ratelimit import Governors
 from bcsync.destinations.bigcommerce.session import StoreSession, Transport
 from bcsync.errors import BcsyncError, ConfigError, SyncLockedError
 from bcsync.events import (
@@ -76,6 +77,7 @@ class Engine:
         self.observers = list(observers)
         self.transport = transport  # the HTTP seam: tests pass one that checks the contract
         self.snapshots = Snapshots(config)
+        self.governors = Governors()  # one per store, shared by every command of this engine
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -95,7 +97,10 @@ class Engine:
 
     def _session(self, sync: SyncConfig, on_call: Any = None) -> StoreSession:
         destination = self.config.destinations[sync.destination]
-        return StoreSession(destination, transport=self.transport, on_call=on_call)
+        governor = self.governors.for_store(destination.api_url, destination.store_hash)
+        return StoreSession(
+            destination, transport=self.transport, on_call=on_call, governor=governor
+        )
 
     # -- check -------------------------------------------------------------------------------
 

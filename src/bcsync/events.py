@@ -41,18 +41,11 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Notice:
-    sync: str
-    level: str  # info | warning | error
-    text: str
-
-
-@dataclass(frozen=True)
 class RunFinished:
     result: RunResult
 
 
-Event = RunStarted | StatusChanged | Planned | Progress | Notice | RunFinished
+Event = RunStarted | StatusChanged | Planned | Progress | RunFinished
 
 
 class Observer(Protocol):

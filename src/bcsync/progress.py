@@ -1,8 +1,8 @@
 """A progress bar for runs, drawn on stderr from the engine's observer events.
 
 The engine only emits events; this observer turns them into one rich progress row per run:
-rows done / total, rows per second and the time left. Notices are printed above the bar. When
-stderr is not a terminal the bar is not drawn (it would only litter logs), notices still are.
+rows done / total, rows per second and the time left. When stderr is not a terminal the bar is
+not drawn (it would only litter logs).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from rich.progress import (
 from rich.text import Text
 
 from bcsync import events
-
-NOTICE_STYLES = {"info": "dim", "warning": "yellow", "error": "bold red"}
 
 
 def _rate(task: Task) -> float | None:
@@ -115,8 +113,6 @@ class RunProgress:
         elif isinstance(event, events.Progress):
             task = self._task(event.sync, event.run_id)
             self._progress.update(task, completed=event.done, total=event.total)
-        elif isinstance(event, events.Notice):
-            self._notice(event)
         elif isinstance(event, events.RunFinished):
             result = event.result
             if result.run_id in self._tasks:
@@ -132,9 +128,3 @@ class RunProgress:
             # total=None until the plan is known: rich shows a pulsing bar meanwhile.
             self._tasks[run_id] = self._progress.add_task("starting", total=None, sync=sync)
         return self._tasks[run_id]
-
-    def _notice(self, event: events.Notice) -> None:
-        style = NOTICE_STYLES.get(event.level, "")
-        line = Text(f"{event.sync}: {event.text}", style=style)
-        # Printing through the Progress console keeps the live bar below the message.
-        self._progress.console.print(line, highlight=False)

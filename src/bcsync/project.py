@@ -283,10 +283,6 @@ class ProjectConfig(Frozen):
         return f"{scheme}:///{resolved}{question}{query}"
 
     @property
-    def warehouse_url(self) -> str:
-        return self.resolve_url(self.warehouse.url)
-
-    @property
     def state_url(self) -> str:
         return self.resolve_url(self.state.url)
 

@@ -61,7 +61,7 @@ def url_given(
         PROJECT.format(url=role.url("${BCSYNC_DB_PASSWORD}")), encoding="utf-8"
     )
     config = load_config(tmp_path)
-    return config.warehouse_url, config.state_url
+    return config.warehouse.url, config.state_url
 
 
 @pytest.mark.parametrize("given", ["encoded", "variable", "PGPASSWORD"])

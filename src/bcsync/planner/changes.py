@@ -93,7 +93,6 @@ class ChangeSet:
         self._decimals = frozenset(decimals)
         self._ranges: dict[str, tuple[int, int]] = {}
         self._closed = False
-        self.in_doubt = in_doubt
         self.timings: dict[str, float] = timings or {}  # seconds per planning stage
         started = time.perf_counter()
         try:

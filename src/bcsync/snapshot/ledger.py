@@ -156,18 +156,6 @@ class Snapshot(SharedCopy):
             batch,
         )
 
-    def unmark_pending(self, pks: Sequence[str]) -> None:
-        """Writes marked but never sent: clear the marker; drop entries that only held it."""
-        batch = pa.table({"pk": pa.array(list(pks), pa.string())})
-        self._write(
-            """
-            DELETE FROM snapshot WHERE status = 'pending' AND pk IN (SELECT pk FROM batch);
-            UPDATE snapshot SET pending_op = NULL, pending_key = NULL, pending_at = NULL
-            WHERE pk IN (SELECT pk FROM batch);
-            """,
-            batch,
-        )
-
     def confirm(
         self, items: Sequence[Confirmed], release: Sequence[tuple[str, str | None]] = ()
     ) -> None:

@@ -293,20 +293,6 @@ class RunStore:
         with read_transaction(self._engine) as conn:
             return [RowOutcomeRecord(**row._asdict()) for row in conn.execute(query)]
 
-    def outcome_counts(self, run_id: str) -> dict[str, int]:
-        """How many rows of the run ended in each outcome (every outcome present, maybe 0)."""
-        cols = row_outcomes.c
-        query = (
-            sa.select(cols.outcome, sa.func.count())
-            .where(cols.run_id == run_id)
-            .group_by(cols.outcome)
-        )
-        counts = dict.fromkeys(OUTCOMES, 0)
-        with read_transaction(self._engine) as conn:
-            for outcome, n in conn.execute(query):
-                counts[outcome] = int(n)
-        return counts
-
     # -- API calls (the debugger) ----------------------------------------------------------------
 
     def add_api_calls(self, run_id: str, calls: Sequence[ApiCallRecord]) -> None:
@@ -382,13 +368,6 @@ class RunStore:
         with read_transaction(self._engine) as conn:
             row = conn.execute(query).first()
         return AlertStateRecord(**row._asdict()) if row is not None else None
-
-    def list_alert_states(self, sync: str | None = None) -> list[AlertStateRecord]:
-        query = sa.select(alert_states).order_by(alert_states.c.sync, alert_states.c.trigger)
-        if sync is not None:
-            query = query.where(alert_states.c.sync == sync)
-        with read_transaction(self._engine) as conn:
-            return [AlertStateRecord(**row._asdict()) for row in conn.execute(query)]
 
     def set_alert_state(
         self,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bcsync.destinations.bigcommerce.ratelimit import RateGovernor, forget_governors, governor_for
+from bcsync.destinations.bigcommerce.ratelimit import Governors, RateGovernor
 
 
 class InFlight:
@@ -128,12 +128,12 @@ def test_a_429_holds_every_request_of_the_store() -> None:
     assert min(started) >= 0.4  # other endpoints waited for the reset too
 
 
-def test_governor_for_returns_one_governor_per_store() -> None:
-    a = governor_for("https://api.example.test/", "abc123")
-    assert governor_for("https://api.example.test", "abc123") is a
-    assert governor_for("https://api.example.test", "other") is not a
-    forget_governors()
-    assert governor_for("https://api.example.test", "abc123") is not a
+def test_governors_hold_one_governor_per_store() -> None:
+    governors = Governors()
+    a = governors.for_store("https://api.example.test/", "abc123")
+    assert governors.for_store("https://API.example.test", "abc123") is a
+    assert governors.for_store("https://api.example.test", "other") is not a
+    assert Governors().for_store("https://api.example.test", "abc123") is not a  # another project
 
 
 @pytest.mark.parametrize("status", [None, 200])

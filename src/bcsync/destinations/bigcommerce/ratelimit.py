@@ -2,8 +2,8 @@
 
 BigCommerce gives each store one request quota per window, shared by every API account on it, and
 caps how many requests may run at once on some endpoints. One :class:`RateGovernor` per store
-(``governor_for(api_url, store_hash)``) is shared by every sync in the process, so two syncs to the
-same store never add up to more than the store allows.
+(a project's :class:`Governors` hands it out) is shared by every sync of the project, so two syncs
+to the same store never add up to more than the store allows.
 
 - :class:`QuotaPacer` (pure, clock passed in) spreads the requests left in the window evenly over
   the time left, from the ``X-Rate-Limit-*`` headers, and turns a 429 into a store-wide pause.
@@ -89,11 +89,6 @@ class QuotaPacer:
     credit_at: float = 0.0
     pending: dict[int, tuple[float, int]] = field(default_factory=dict)  # ticket → send order
     _tickets: int = 0
-
-    @property
-    def outstanding(self) -> int:
-        """Requests reserved and not yet answered."""
-        return len(self.pending)
 
     def reserve_slot(self, now: float) -> tuple[float, int | None]:
         """Claim the next send slot: ``(when, ticket)``. Or ``(until, None)`` when nothing may be
@@ -262,11 +257,6 @@ class RateGovernor:
             return None
         return quota / window
 
-    @property
-    def paused_until(self) -> float:
-        """Monotonic time before which no request of this store is sent (0 when not paused)."""
-        return self._pacer.pause_until
-
     @asynccontextmanager
     async def slot(self, method: str, path: str) -> AsyncIterator[Permit]:
         """Wait until a request may be sent (caps, quota pacing, 429 pauses), hold its place while
@@ -368,24 +358,18 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-_registry: dict[tuple[str, str], RateGovernor] = {}
-_registry_lock = threading.Lock()
+class Governors:
+    """The rate governors of one project's stores: one :class:`RateGovernor` per store, created
+    with defaults on first use and shared by every check, plan and run of the project."""
 
+    def __init__(self) -> None:
+        self._by_store: dict[tuple[str, str], RateGovernor] = {}
+        self._lock = threading.Lock()
 
-def governor_for(api_url: str, store_hash: str) -> RateGovernor:
-    """The process-wide governor of one store (created with defaults on first use)."""
-    key = (api_url.rstrip("/").lower(), store_hash)
-    with _registry_lock:
-        governor = _registry.get(key)
-        if governor is None:
-            governor = _registry[key] = RateGovernor()
-        return governor
-
-
-def forget_governors() -> None:
-    """Drop every store's governor, so the next ``governor_for`` starts with no history.
-
-    For tests that reset an emulator between cases: a governor remembers the store's window and
-    any 429 pause, which would otherwise carry over into the next test."""
-    with _registry_lock:
-        _registry.clear()
+    def for_store(self, api_url: str, store_hash: str) -> RateGovernor:
+        key = (api_url.rstrip("/").lower(), store_hash)
+        with self._lock:
+            governor = self._by_store.get(key)
+            if governor is None:
+                governor = self._by_store[key] = RateGovernor()
+            return governor

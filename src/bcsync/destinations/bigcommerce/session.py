@@ -15,6 +15,7 @@ import httpx
 
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.ratelimit import RateGovernor
 from bcsync.project import DestinationConfig
 
 # The HTTP seam: tests pass a transport that checks every request against BigCommerce's OpenAPI.
@@ -32,6 +33,7 @@ class StoreSession:
         *,
         transport: Transport | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
+        governor: RateGovernor | None = None,
     ) -> None:
         self.secret = destination.access_token.get_secret_value()
         self.client = BigCommerceClient(
@@ -40,6 +42,7 @@ class StoreSession:
             access_token=self.secret,
             on_call=on_call,
             transport=transport,
+            governor=governor,
         )
 
     async def __aenter__(self) -> StoreSession:
