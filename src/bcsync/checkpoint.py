@@ -49,6 +49,9 @@ def checkpoint(
 
     ``planned`` are the chunk's rows: a confirmed write of a row's planned values lets the
     snapshot cache that row's quick hash, so the next plan skips its md5.
+
+    Long because the order of its steps is the crash-safety argument (snapshot first, then the run
+    store), and it reads best in one place.
     """
     quick = {row.pk: (row.row_hash, row.fast_hash) for row in planned}
     confirmed: list[Confirmed] = []

@@ -212,6 +212,9 @@ class Engine:
         override_guards: bool,
         keeper: LockKeeper,
     ) -> str:
+        """Long because it is a run's phases in order (checks, plan, guard, send), each of which is
+        a call."""
+
         def save(outcomes: Sequence[RowOutcome], planned: Sequence[PlannedRow] = ()) -> None:
             checkpoint(store, snapshot, run_id, tally, outcomes, planned)
             keeper.check()  # a run that lost its lock must not send another chunk

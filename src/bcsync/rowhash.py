@@ -115,7 +115,9 @@ def is_json(dtype: DuckDBPyType) -> bool:
 
 
 def canonical_sql(expr: str, dtype: DuckDBPyType, depth: int = 0) -> str:
-    """A VARCHAR SQL expression giving the canonical text of ``expr`` (NULL when it is NULL)."""
+    """A VARCHAR SQL expression giving the canonical text of ``expr`` (NULL when it is NULL).
+
+    Long because it is one case per DuckDB type."""
     kind = dtype.id
     var = f"e{depth}"  # list comprehension variable, unique per nesting level
     if is_json(dtype):

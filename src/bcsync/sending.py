@@ -79,7 +79,10 @@ class ChunkSender:
 
     async def send(self, kind: str, chunk: Sequence[PlannedRow]) -> list[RowOutcome]:
         """The outcomes of a chunk of added or changed rows: skipped, invalid, refused, or
-        what BigCommerce answered to their writes."""
+        what BigCommerce answered to their writes.
+
+        Long because its steps are the ownership rules of DESIGN §3.8 in the order they must apply,
+        which reads best as one sequence."""
         sync, obj, snapshot, changes, prepare = (
             self.sync,
             self.obj,

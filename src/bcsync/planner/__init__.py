@@ -78,6 +78,9 @@ def plan(
     Raises ``ConfigError`` naming the column when the key or a column is missing from the model.
     ``full_resync`` makes every valid row *added* (carrying its snapshot entry) and removes nothing.
     Unchanged rows whose quick hash was missing or stale get it cached in the snapshot.
+
+    Long because opening the source, building the change set and caching quick hashes each need
+    their own clean-up on failure, spelled out here.
     """
     hashed = list(dict.fromkeys(columns))
     carried = list(dict.fromkeys([primary_key, *hashed]))

@@ -77,6 +77,9 @@ def classify(
 
     Duplicate keys among dropped rows show in the counts: rows matching a snapshot key
     outnumber the snapshot keys matched. Only then are the matched rows grouped by key.
+
+    Long because it is the planner's two SQL statements and the duplicates query, written out in
+    full so that each can be read as the SQL DuckDB runs.
     """
     source = _Model(model, primary_key, carried, types)
     kept, changes = f"bcsync_kept_{tag}", f"bcsync_changes_{tag}"
@@ -193,7 +196,9 @@ def _classify_sql(
     full_resync: bool,
     mapping: str,
 ) -> str:
-    """The kept rows' md5s, snapshot entries and kinds, into the ``changes`` table."""
+    """The kept rows' md5s, snapshot entries and kinds, into the ``changes`` table.
+
+    Long because it is one SQL statement, kept whole so that it reads as DuckDB runs it."""
     types, primary_key = model.types, model.primary_key
     by_name = {name: f"v{i}" for i, name in enumerate(model.carried)}
     fields = [

@@ -126,6 +126,8 @@ def acquire(engine: sa.Engine, sync: str, run_id: str, *, lease_seconds: float) 
 
     Raises ``SyncLockedError`` naming the live run that holds it. Re-acquiring a lock the run
     already holds renews its lease.
+
+    Long because the insert, the look at the holder and the take-over are one optimistic loop.
     """
     if lease_seconds <= 0:
         raise ValueError("lease_seconds must be positive")

@@ -149,7 +149,10 @@ class BigCommerceClient:
         ``path`` is relative to the store, e.g. ``/v3/customers``. ``pks`` are the model rows the
         request carries, for the debugger. ``write_kind`` defaults to ``read`` for GET/HEAD,
         ``create`` for POST and ``write`` otherwise; a ``create`` is never re-sent once it may
-        have reached BigCommerce."""
+        have reached BigCommerce.
+
+        Long because the pacing, recording and retry of one request share its state and read best
+        together."""
         method = method.upper()
         kind: WriteKind = write_kind or (
             "read" if method in ("GET", "HEAD") else "create" if method == "POST" else "write"
