@@ -92,7 +92,7 @@ def run(url: str, work: Path, rows: int, repeat: int) -> None:
         with store.engine.begin() as conn:  # the run store forgets the sync
             conn.execute(sa.text("DELETE FROM snapshot_heads"))
             conn.execute(sa.text("DELETE FROM snapshot_entries"))
-        return timed(lambda: Snapshot(copy, shared=store.shared_snapshot("s")).close())
+        return timed(lambda: Snapshot(copy, shared=store.shared_snapshot("s"), upload=True).close())
 
     def reload() -> float:
         fresh = work / "fresh.duckdb"
