@@ -93,7 +93,7 @@ class Engine:
             raise ConfigError(f"no sync named '{name}' (defined: {known})") from None
 
     def open_store(self) -> RunStore:
-        return RunStore.open(self.config.resolve_url(self.config.state.url))
+        return RunStore.open(self.config.state_url)
 
     def _session(self, sync: SyncConfig, on_call: Any = None) -> StoreSession:
         destination = self.config.destinations[sync.destination]

@@ -11,6 +11,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 
+from bcsync.database_url import parse_store_url
 from bcsync.planner import ChangeSet, plan
 from bcsync.preflight import hashed_columns, mapping_text
 from bcsync.project import ProjectConfig, SyncConfig
@@ -27,8 +28,7 @@ class Snapshots:
 
     def shared(self) -> bool:
         """Whether snapshots are kept in the run store (PostgreSQL), not only in local files."""
-        url = self.config.resolve_url(self.config.state.url)
-        return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
+        return parse_store_url(self.config.state_url).get_backend_name() == "postgresql"
 
     def exists(self, sync: str) -> bool:
         """Whether ``sync`` may have a snapshot (always, when they are kept in the run store)."""
@@ -89,4 +89,4 @@ class Snapshots:
             warehouse.close()
 
     def _store(self) -> RunStore:
-        return RunStore.open(self.config.resolve_url(self.config.state.url))
+        return RunStore.open(self.config.state_url)

@@ -80,11 +80,12 @@ class SharedCopy(SnapshotReads):
         elif head is None:
             self._head = None  # shared by the first write (``_publish``)
         elif lineage is None and self._scalar("SELECT count(*) FROM snapshot") > 0:
-            if shared.count() > 0:
+            theirs = shared.count()
+            if theirs > 0:
                 raise StateError(
                     f"sync {shared.sync!r}: this checkout's snapshot {self.path} was made before "
                     "the run store was PostgreSQL, and the run store already holds another "
-                    f"snapshot of the sync ({shared.count():,} entries). bcsync will not pick one "
+                    f"snapshot of the sync ({theirs:,} entries). bcsync will not pick one "
                     "and lose what the other knows. To keep the run store's, move this file "
                     "away; to keep this file's, delete the sync's rows from the run store's "
                     "snapshot_entries and snapshot_heads tables. Then run again"
