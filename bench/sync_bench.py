@@ -31,8 +31,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from emulator_throughput import STORE, TOKEN, emulator_process
 
-from bcsync.engine import Engine
-from bcsync.project import load_config
+from bcsync.config.project import load_config
+from bcsync.run.engine import Engine
 
 README = Path(__file__).resolve().parent / "README.md"
 

@@ -75,7 +75,7 @@ def test_the_demo_does_not_import_the_cli() -> None:
             sys.executable,
             "-c",
             "import sys, bcsync.demo.script; print(sorted(m for m in sys.modules"
-            " if m == 'bcsync.cli' or m.startswith('bcsync.cli.')))",
+            " if m == 'bcsync.cli.commands' or m.startswith('bcsync.cli.commands.')))",
         ],
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from bcsync.cli import app
+from bcsync.cli.commands import app
 from bcsync.demo.script import SYNC
 from bcsync.demo.warehouse import BAD_EMAIL, build_warehouse, change_warehouse
 

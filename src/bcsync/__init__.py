@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the engine's imports (DuckDB, SQLAlchemy…) load only when a project does
     from bcsync.api import Project
-    from bcsync.events import Observer
+    from bcsync.run.events import Observer
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from bcsync.cli import main
+from bcsync.cli.commands import main
 
 main()

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bcsync.debugger import har_json
-from bcsync.engine import Engine
+from bcsync.config.project import ProjectConfig
 from bcsync.errors import ConfigError, StateError
-from bcsync.events import Observer
-from bcsync.project import ProjectConfig
-from bcsync.results import MAX_LISTED_ROWS, CheckReport, PlanResult, RunResult
-from bcsync.snapshot import SnapshotEntry, SnapshotSummary, snapshot_path
+from bcsync.run.debugger import har_json
+from bcsync.run.engine import Engine
+from bcsync.run.events import Observer
+from bcsync.run.results import MAX_LISTED_ROWS, CheckReport, PlanResult, RunResult
+from bcsync.run.snapshot import SnapshotEntry, SnapshotSummary, snapshot_path
 from bcsync.state import ApiCallRecord, RowOutcomeRecord, RunRecord, RunStore
 
 
@@ -86,9 +86,16 @@ class Project:
         return self.engine.plan(name)
 
     def run(
-        self, name: str, *, full_resync: bool = False, override_guards: bool = False
+        self,
+        name: str,
+        *,
+        full_resync: bool = False,
+        override_guards: bool = False,
+        trigger: str = "api",
     ) -> RunResult:
-        return self.engine.run(name, full_resync=full_resync, override_guards=override_guards)
+        return self.engine.run(
+            name, full_resync=full_resync, override_guards=override_guards, trigger=trigger
+        )
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -174,6 +181,6 @@ def _find_run(store: RunStore, run_id: str) -> RunRecord:
 
 
 def load_project(path: Path | str | None = None, observers: Sequence[Observer] = ()) -> Project:
-    from bcsync.project import load_config
+    from bcsync.config.project import load_config
 
     return Project(load_config(path), observers)

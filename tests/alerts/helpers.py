@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bcsync.results import COUNT_KEYS, RunResult
+from bcsync.run.results import COUNT_KEYS, RunResult
 
 _ids = itertools.count(1)
 

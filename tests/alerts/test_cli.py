@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bcsync.alerts import cli
-from bcsync.alerts.cli import alerts_app
+from bcsync.cli import alerts as cli
+from bcsync.cli.alerts import alerts_app
 from bcsync.retry import RetryPolicy
 from tests.alerts.conftest import AlertProject
 from tests.alerts.receivers import dead_url

@@ -9,7 +9,7 @@ import pytest
 
 from bcsync.alerts import RetryPolicy, notify_run
 from bcsync.alerts.triggers import TRIGGERS
-from bcsync.project import load_config
+from bcsync.config.project import load_config
 from bcsync.state import RunStore
 from tests.alerts.conftest import AlertProject
 from tests.alerts.helpers import run_result

@@ -7,7 +7,7 @@ from bcsync.alerts.pagerduty import event
 from bcsync.alerts.redaction import Redactor
 from bcsync.alerts.slack import payload
 from bcsync.alerts.triggers import evaluate
-from bcsync.project_alerts import RejectedRowsThresholds
+from bcsync.config.alerts import RejectedRowsThresholds
 from tests.alerts.helpers import run_result
 
 THRESHOLDS = RejectedRowsThresholds(warning=0.01, critical=0.10)

@@ -12,7 +12,7 @@ from bcsync.alerts.triggers import (
     rejected_level,
     rejected_share,
 )
-from bcsync.project_alerts import (
+from bcsync.config.alerts import (
     AlertDefaults,
     AlertsConfig,
     RejectedRowsThresholds,

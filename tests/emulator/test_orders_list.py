@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bcsync.emulator import order_record
+from bcsync.emulator.orders import record as order_record
 from tests.emulator.test_orders import create_order, order_body
 
 

@@ -17,10 +17,10 @@ from bcsync.state.check import store_problems
 from bcsync.state.database import create_store_engine, write_transaction
 from bcsync.state.migrations import LATEST_VERSION
 from bcsync.state.schema import schema_versions
+from tests.config.test_database_url import assert_no_part_of
 from tests.fixtures.postgres_roles import LoginRole
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_customers_sync import UPSERT_BY_EMAIL, customer
-from tests.test_database_url import assert_no_part_of
 
 PASSWORD = "Zqv7@Wx12:Kp9m/#%41"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bcsync.errors import StateError
-from bcsync.results import COUNT_KEYS as RESULT_COUNT_KEYS
+from bcsync.run.results import COUNT_KEYS as RESULT_COUNT_KEYS
 from bcsync.state import COUNT_KEYS, DEFAULT_URL, RunStore
 from bcsync.state.database import normalize_url
 

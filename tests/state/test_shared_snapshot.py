@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from bcsync.errors import StateError
-from bcsync.snapshot import Confirmed, Failed, Snapshot
+from bcsync.run.snapshot import Confirmed, Failed, Snapshot
 from bcsync.state import RunStore
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_orders_sync import INSERT_ORDERS, live_orders, order

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bcsync.snapshot import Snapshot, snapshot_path
+from bcsync.run.snapshot import Snapshot, snapshot_path
 from bcsync.state import RunStore
 from bcsync.state.schema import runs
 from tests.fixtures.projects import SyncProject

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from bcsync.snapshot import Snapshot, snapshot_path
+from bcsync.run.snapshot import Snapshot, snapshot_path
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_customers_sync import UPSERT_BY_EMAIL, customer, store_customers
 from tests.sync.test_orders_sync import INSERT_ORDERS, live_orders, order

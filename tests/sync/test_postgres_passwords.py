@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.config.test_database_url import assert_no_part_of
 from tests.fixtures.postgres_roles import LoginRole
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_customers_sync import UPSERT_BY_EMAIL, customer
-from tests.test_database_url import assert_no_part_of
 
 PASSWORD = "Zqv7?Wx12 Mnb3@Pqc4:Rsd5/Tjq6%Vwf7#Xyg8%41Kp9m"
 WRONG = "Wr0ng@Pa5s:Sx7w/Qz8r#%41Yk3j"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 from bcsync.warehouse.base import model_select
 
 

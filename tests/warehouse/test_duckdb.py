@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 from bcsync.warehouse import open_warehouse
 
 

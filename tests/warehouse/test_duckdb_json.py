@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from bcsync.planner import plan
-from bcsync.project import ModelConfig
-from bcsync.snapshot import Confirmed, Snapshot
+from bcsync.config.project import ModelConfig
+from bcsync.run.planner import plan
+from bcsync.run.snapshot import Confirmed, Snapshot
 from bcsync.warehouse import open_warehouse
 
 MODEL = ModelConfig(table="customers", primary_key="id")

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 from bcsync.warehouse import open_warehouse
 from bcsync.warehouse.arrow_rows import DECIMAL_TEXT
 

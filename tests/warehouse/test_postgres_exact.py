@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from bcsync.project import ModelConfig
+from bcsync.config.project import ModelConfig
 from bcsync.state import RunStore
 from bcsync.state.database import create_store_engine
 from bcsync.warehouse import open_warehouse

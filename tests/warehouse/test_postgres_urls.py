@@ -16,12 +16,12 @@ from typing import Literal
 import psycopg
 import pytest
 
+from bcsync.config.project import ModelConfig, load_config
 from bcsync.errors import StateError, WarehouseError
-from bcsync.project import ModelConfig, load_config
 from bcsync.state import RunStore
 from bcsync.warehouse import open_warehouse
+from tests.config.test_database_url import SPECIAL, assert_no_part_of
 from tests.fixtures.postgres_roles import LoginRole
-from tests.test_database_url import SPECIAL, assert_no_part_of
 
 SPECIAL_PASSWORDS = {**SPECIAL, "everything": "Zqv7?Wx12 Mnb3@Pqc4:Rsd5/Tjq6%#%41Kp9m"}
 Given = Literal["encoded", "variable", "PGPASSWORD"]

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 from bcsync.warehouse import open_warehouse
 from tests.fixtures.projects import SyncProject
 

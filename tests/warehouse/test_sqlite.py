@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 from bcsync.warehouse import open_warehouse
 
 

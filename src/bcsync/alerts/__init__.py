@@ -1,7 +1,7 @@
 """Alerts (DESIGN §3.7): triggers as a pure state machine, one module per channel.
 
 After each run, call :func:`bcsync.alerts.dispatch.notify_run`. ``bcsync alerts test CHANNEL``
-lives in :mod:`bcsync.alerts.cli`.
+lives in :mod:`bcsync.cli.alerts`.
 """
 
 from __future__ import annotations

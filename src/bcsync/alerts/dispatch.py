@@ -22,16 +22,16 @@ from bcsync.alerts.delivery import DEFAULT_RETRY, Delivery, Outgoing, send_with_
 from bcsync.alerts.messages import AlertMessage, compose
 from bcsync.alerts.redaction import Redactor, project_secrets, redacted_http_logs
 from bcsync.alerts.triggers import LEVELS, TRIGGERS, Level, dedup_key, evaluate
-from bcsync.project import ProjectConfig
-from bcsync.project_alerts import (
+from bcsync.config.alerts import (
     Channel,
     EmailChannel,
     PagerDutyChannel,
     SlackChannel,
     SmsChannel,
 )
-from bcsync.results import RunResult
+from bcsync.config.project import ProjectConfig
 from bcsync.retry import RetryPolicy
+from bcsync.run.results import RunResult
 from bcsync.state import RunStore
 
 LOG = logging.getLogger("bcsync.alerts")

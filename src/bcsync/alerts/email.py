@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from bcsync.alerts.delivery import DeliveryError, Outgoing
 from bcsync.alerts.messages import AlertMessage
-from bcsync.project_alerts import EmailChannel
+from bcsync.config.alerts import EmailChannel
 
 _DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
 

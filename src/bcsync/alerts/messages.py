@@ -11,7 +11,7 @@ from typing import Any
 
 from bcsync.alerts.redaction import Redactor
 from bcsync.alerts.triggers import Level, Transition
-from bcsync.results import COUNT_KEYS, RunResult
+from bcsync.run.results import COUNT_KEYS, RunResult
 
 FIRST_ERRORS = 5
 _ERROR_WIDTH = 200

@@ -16,7 +16,7 @@ import httpx
 
 from bcsync.alerts.delivery import Outgoing, post
 from bcsync.alerts.messages import AlertMessage
-from bcsync.project_alerts import PagerDutyChannel
+from bcsync.config.alerts import PagerDutyChannel
 
 SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries
 

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
 
-from bcsync.project import ProjectConfig
-from bcsync.project_alerts import EmailChannel, PagerDutyChannel, SlackChannel, SmsChannel
+from bcsync.config.alerts import EmailChannel, PagerDutyChannel, SlackChannel, SmsChannel
+from bcsync.config.project import ProjectConfig
 
 MASK = "***"
 _MIN_SECRET = 4  # shorter values would mask ordinary words; no real secret is that short

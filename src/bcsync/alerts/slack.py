@@ -11,7 +11,7 @@ import httpx
 
 from bcsync.alerts.delivery import Outgoing, post
 from bcsync.alerts.messages import AlertMessage
-from bcsync.project_alerts import SlackChannel
+from bcsync.config.alerts import SlackChannel
 
 
 def escape(text: str) -> str:

@@ -14,7 +14,7 @@ import httpx
 
 from bcsync.alerts.delivery import Outgoing, post
 from bcsync.alerts.messages import AlertMessage
-from bcsync.project_alerts import SmsChannel
+from bcsync.config.alerts import SmsChannel
 
 BODY_LIMIT = 1600  # Twilio rejects longer bodies
 

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bcsync.project_alerts import RejectedRowsThresholds
-from bcsync.results import RunResult
+from bcsync.config.alerts import RejectedRowsThresholds
+from bcsync.run.results import RunResult
 
 Level = Literal["ok", "warning", "critical"]
 LEVELS: tuple[Level, ...] = ("ok", "warning", "critical")

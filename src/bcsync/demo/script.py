@@ -40,7 +40,7 @@ ENV_PREFIX = "BCSYNC_DEMO_"
 DEMO_QUOTA = 3_000
 DEMO_WINDOW_MS = 30_000
 
-# Runs ``bcsync ARGS`` in-process and returns its exit code (``bcsync.cli.invoke``).
+# Runs ``bcsync ARGS`` in-process and returns its exit code (``bcsync.cli.commands.invoke``).
 CommandRunner = Callable[[Sequence[str]], int]
 
 PROJECT_FILE = (

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bcsync.emulator import formfields
 from bcsync.emulator.core import Emulator
+from bcsync.emulator.customers import formfields
 from bcsync.emulator.faults import FaultRuleError
 from bcsync.emulator.settings import EmulatorSettings
 

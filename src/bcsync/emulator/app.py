@@ -30,18 +30,13 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from bcsync.emulator import (
-    admin,
-    attributes,
-    customers,
-    formfields,
-    metafields,
-    orders,
-    store_info,
-)
+from bcsync.emulator import admin, metafields, store_info
 from bcsync.emulator.auth import allowed, missing_scope, scopes_for, unauthorized
 from bcsync.emulator.core import Emulator, route_template
+from bcsync.emulator.customers import attributes, formfields
+from bcsync.emulator.customers import routes as customers
 from bcsync.emulator.faults import FaultRule
+from bcsync.emulator.orders import routes as orders
 from bcsync.emulator.ratelimit import QuotaState
 from bcsync.emulator.responses import ERROR_TYPE, api_error, v3_error
 from bcsync.emulator.settings import EmulatorSettings

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bcsync import database_url
+from bcsync.config import database_url
 from bcsync.errors import StateError
 from bcsync.state.database import (
     create_store_engine,

@@ -24,9 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
-from bcsync import database_url
+from bcsync.config import database_url
 from bcsync.errors import StateError
-from bcsync.postgres_session import pin_session_settings
+from bcsync.warehouse.postgres_session import pin_session_settings
 
 DEFAULT_URL = "sqlite:///.bcsync/state.db"
 # Execution option marking a connection whose transactions write (see the module docstring).
@@ -36,7 +36,7 @@ _SQLITE_BUSY_SECONDS = 30.0
 
 
 def normalize_url(url: str) -> URL:
-    """Parse a ``state.url`` (``bcsync.database_url``, as the warehouse's); plain
+    """Parse a ``state.url`` (``bcsync.config.database_url``, as the warehouse's); plain
     ``postgresql://``/``postgres://`` mean the psycopg 3 driver.
 
     Raises ``StateError`` (never showing any part of a password) for a malformed or unsupported

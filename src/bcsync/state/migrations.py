@@ -177,6 +177,14 @@ def _v4_shared_snapshots(ops: Operations) -> None:
     )
 
 
+def _v5_run_trigger_and_phases(ops: Operations) -> None:
+    # What started a run (cli, api, manual, schedule, after:<sync>) and when it reached each
+    # phase, for the UI's history and phase timeline. Older runs leave them empty (unknown).
+    ops.add_column("runs", sa.Column("trigger", sa.String(64)))
+    ops.add_column("runs", sa.Column("planning_at", UtcDateTime))
+    ops.add_column("runs", sa.Column("syncing_at", UtcDateTime))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
@@ -184,6 +192,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "row outcomes indexed by row", _v3_outcome_by_row),
     Migration(4, "snapshots shared through the run store", _v4_shared_snapshots),
+    Migration(5, "run trigger and phase times", _v5_run_trigger_and_phases),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

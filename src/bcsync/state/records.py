@@ -31,6 +31,9 @@ class RunRecord:
     full_resync: bool = False
     pid: int | None = None
     hostname: str | None = None
+    trigger: str | None = None  # cli | api | manual | schedule | after:<sync>; None: unknown
+    planning_at: datetime | None = None  # when the run reached each phase (None: not reached)
+    syncing_at: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from bcsync.results import COUNT_KEYS as RUN_COUNT_KEYS
+from bcsync.run.results import COUNT_KEYS as RUN_COUNT_KEYS
 
 RUNNING_STATUSES = ("querying", "planning", "syncing")
 # ``skipped``: refused at the start because another live run held the sync's lock. A status is
@@ -82,6 +82,9 @@ runs = sa.Table(
     sa.Column("full_resync", sa.Boolean, nullable=False),
     sa.Column("pid", sa.Integer),
     sa.Column("hostname", sa.Text),
+    sa.Column("trigger", sa.String(64)),
+    sa.Column("planning_at", UtcDateTime),
+    sa.Column("syncing_at", UtcDateTime),
 )
 
 row_outcomes = sa.Table(
@@ -152,7 +155,7 @@ alert_states = sa.Table(
 )
 
 # A sync's snapshot kept in a PostgreSQL run store (``shared_snapshot.py``): one head per sync,
-# whose generation grows with every write, and the entries (``bcsync.snapshot`` columns).
+# whose generation grows with every write, and the entries (``bcsync.run.snapshot`` columns).
 snapshot_heads = sa.Table(
     "snapshot_heads",
     metadata,

@@ -1,6 +1,6 @@
 """A sync's snapshot kept in a PostgreSQL run store, so every checkout plans against one state.
 
-The snapshot (``bcsync.snapshot``) is the sync's ledger: what BigCommerce confirmed per row, the
+The snapshot (``bcsync.run.snapshot``) is the sync's ledger: what BigCommerce confirmed per row, the
 records it holds, the writes in flight. With a PostgreSQL run store a team shares run history, and
 so it must share this too: a second machine that planned against its own empty file would see
 every row as new and create every record again.
@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from bcsync.errors import StateError
-from bcsync.snapshot import SHARED_COLUMNS, SHARED_TIMESTAMPS
+from bcsync.run.snapshot import SHARED_COLUMNS, SHARED_TIMESTAMPS
 from bcsync.state.database import read_transaction, write_transaction
 from bcsync.state.schema import snapshot_heads
 
@@ -236,7 +236,7 @@ def _changed(sync: str) -> StateError:
 
 
 def read_csv_sql(path: Path) -> str:
-    """A DuckDB ``SELECT`` of an exported CSV's rows as ``bcsync.snapshot`` columns."""
+    """A DuckDB ``SELECT`` of an exported CSV's rows as ``bcsync.run.snapshot`` columns."""
     types = {name: "VARCHAR" for name in COLUMNS}
     types.update(attempts="INTEGER", updated_us="BIGINT", pending_us="BIGINT")
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in types.items())

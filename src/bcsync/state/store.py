@@ -83,6 +83,9 @@ def _run_record(row: sa.Row[Any]) -> RunRecord:
         full_resync=bool(m["full_resync"]),
         pid=m["pid"],
         hostname=m["hostname"],
+        trigger=m["trigger"],
+        planning_at=m["planning_at"],
+        syncing_at=m["syncing_at"],
     )
 
 
@@ -148,7 +151,7 @@ class RunStore:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    def start_run(self, sync: str, *, full_resync: bool = False) -> str:
+    def start_run(self, sync: str, *, full_resync: bool = False, trigger: str = "api") -> str:
         """Record a new run of ``sync`` in status ``querying``; returns its id (32 hex chars)."""
         run_id = uuid.uuid4().hex
         with write_transaction(self._engine) as conn:
@@ -161,6 +164,7 @@ class RunStore:
                     full_resync=full_resync,
                     pid=os.getpid(),
                     hostname=locks.hostname(),
+                    trigger=trigger,
                     api_calls=0,
                     **dict.fromkeys(COUNT_KEYS, 0),
                 )
@@ -171,7 +175,8 @@ class RunStore:
         """Move a running run to another running status (querying | planning | syncing)."""
         if status not in RUNNING_STATUSES:
             raise ValueError(f"{status!r} is not a running status {RUNNING_STATUSES}")
-        self._update_run(run_id, status=status)
+        phase_at = {f"{status}_at": _now()} if status in ("planning", "syncing") else {}
+        self._update_run(run_id, status=status, **phase_at)
 
     def finish_run(
         self,

@@ -44,7 +44,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from bcsync.rowhash import canonical_decimal
+from bcsync.run.rowhash import canonical_decimal
 
 Convert = Callable[[Any], Any]
 DECIMAL_TEXT = pa.opaque(pa.string(), type_name="decimal", vendor_name="bcsync")

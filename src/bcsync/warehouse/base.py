@@ -26,8 +26,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
 
 DEFAULT_BATCH_ROWS = 65_536
 T = TypeVar("T")

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.project import ModelConfig
-from bcsync.rowhash import quote_ident, quote_literal
+from bcsync.run.rowhash import quote_ident, quote_literal
 from bcsync.warehouse.base import (
     DEFAULT_BATCH_ROWS,
     LocalQuery,
@@ -114,7 +114,7 @@ class DuckDBWarehouse:
         if not self._plain:
             return None
         if any(is_arrow_json(field.type) for field in self.schema(model, sync=sync)):
-            return None  # JSON is canonicalised in Python as it streams (bcsync.planner)
+            return None  # JSON is canonicalised in Python as it streams (bcsync.run.planner)
         return LocalQuery(
             sync=sync,
             sql=model_select(model, sync=sync, dialect=self.dialect),

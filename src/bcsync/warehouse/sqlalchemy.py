@@ -3,7 +3,7 @@
 ``postgresql://`` and ``postgres://`` use psycopg 3. Rows are read through a server-side cursor
 (``stream_results`` + ``yield_per``), ``batch_rows`` at a time, so memory stays bounded whatever
 the model's size; see ``arrow_rows`` for how columns become Arrow types. The URL is read by
-``bcsync.database_url`` (as the run store's is) and its password kept out of every message.
+``bcsync.config.database_url`` (as the run store's is) and its password kept out of every message.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
-from bcsync import database_url
+from bcsync.config import database_url
+from bcsync.config.project import ModelConfig
 from bcsync.errors import WarehouseError
-from bcsync.postgres_session import pin_session_settings
-from bcsync.project import ModelConfig
 from bcsync.warehouse.arrow_rows import (
     RowConverter,
     inferred_converter,
@@ -33,6 +32,7 @@ from bcsync.warehouse.base import (
     model_select,
     query_failed,
 )
+from bcsync.warehouse.postgres_session import pin_session_settings
 
 # SQLAlchemy dialect name → sqlglot dialect, for parsing and wrapping model SQL.
 _SQLGLOT_DIALECTS = {

@@ -32,7 +32,7 @@ from bcsync.destinations.bigcommerce.metafields import (
 )
 from bcsync.destinations.bigcommerce.targets import attribute_target, digest
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
-from bcsync.rowhash import canonical_decimal
+from bcsync.run.rowhash import canonical_decimal
 
 VALUE_BATCH = 10
 ATTRIBUTE_SPECS = {

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import Decision, RowOp, RowOutcome
 from bcsync.destinations.bigcommerce.batching import chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.creates import RecordKind
 from bcsync.destinations.bigcommerce.fields import FieldSpec, convert
-from bcsync.ownership import made_by_create
-from bcsync.project import SyncConfig
+from bcsync.run.ownership import made_by_create
 
 LOOKUP_BATCH = 50
 

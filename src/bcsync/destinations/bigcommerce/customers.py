@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import Problem
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.customer_extras import CustomerExtras
@@ -30,7 +31,6 @@ from bcsync.destinations.bigcommerce.fields import (
     map_fields,
     type_problems,
 )
-from bcsync.project import SyncConfig
 
 __all__ = [
     "CREATE_REQUIRED",

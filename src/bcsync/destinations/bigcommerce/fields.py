@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bcsync.destinations.base import Problem
-from bcsync.rowhash import canonical_decimal
+from bcsync.run.rowhash import canonical_decimal
 
 Kind = Literal[
     "string", "integer", "number", "boolean", "int_list", "json", "date", "money", "rfc2822"

@@ -26,7 +26,7 @@ from bcsync.destinations.bigcommerce.error_bodies import (
 from bcsync.destinations.bigcommerce.fields import non_finite
 from bcsync.destinations.bigcommerce.targets import digest, landed_id, metafield_target
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
-from bcsync.rowhash import canonical_decimal
+from bcsync.run.rowhash import canonical_decimal
 
 METAFIELD_BATCH = 25
 Item = tuple[str, str, dict[str, Any]]  # (pk, label for errors, request item)

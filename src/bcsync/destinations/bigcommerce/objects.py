@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import DestinationObject
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.customers import CustomerObject
 from bcsync.destinations.bigcommerce.orders import OrderObject
-from bcsync.project import SyncConfig
 
 
 def object_for(sync: SyncConfig, client: BigCommerceClient) -> DestinationObject:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import Decision, Problem, RowOp, RowOutcome
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.creates import Created, RecordKind, create_settled
@@ -34,8 +35,7 @@ from bcsync.destinations.bigcommerce.metafields import Confirmation, MetafieldWr
 from bcsync.destinations.bigcommerce.order_lines import check_products, products_payload
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
-from bcsync.ownership import made_by_create
-from bcsync.project import SyncConfig
+from bcsync.run.ownership import made_by_create
 
 MODES = ("insert", "update")
 ORDER_ID = FieldSpec("id", "integer")

@@ -13,10 +13,10 @@ from types import TracebackType
 
 import httpx
 
+from bcsync.config.project import DestinationConfig
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.ratelimit import RateGovernor
-from bcsync.project import DestinationConfig
 
 # The HTTP seam: tests pass a transport that checks every request against BigCommerce's OpenAPI.
 Transport = httpx.AsyncBaseTransport

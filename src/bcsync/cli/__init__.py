@@ -1,0 +1,2 @@
+"""The command line: its commands, their rendering, the progress bar, ``bcsync init`` and
+``bcsync alerts``."""

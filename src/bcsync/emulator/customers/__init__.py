@@ -1,0 +1,1 @@
+"""The emulated customer endpoints: customers, attributes and their values, form fields."""

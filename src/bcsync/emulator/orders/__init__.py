@@ -1,0 +1,1 @@
+"""The emulated order endpoints: orders, their products, statuses and money values."""

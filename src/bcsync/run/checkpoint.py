@@ -1,0 +1,113 @@
+"""Checkpointing a run: each chunk's row outcomes go to the snapshot and the run store at once.
+
+The snapshot is written first because it is what the next run trusts about BigCommerce: a
+confirmed write advances the row's hash and pins its id; a rejected one keeps the old hash and
+is retried next run; a cleared or deleted record is forgotten. A crash between two chunks loses
+nothing already checkpointed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bcsync.destinations.base import RowOutcome, landed_json
+from bcsync.destinations.bigcommerce.calls import ApiCall
+from bcsync.run.debugger import CallRecorder
+from bcsync.run.planner import PlannedRow
+from bcsync.run.results import COUNT_KEYS
+from bcsync.run.snapshot import Confirmed, Failed, Snapshot
+from bcsync.state import RowOutcomeRecord, RunStore
+
+
+@dataclass
+class RunTally:
+    """What a run has done so far: its counters, its calls, the rows it reports."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    api_calls: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    recorder: CallRecorder | None = None
+
+    def on_call(self, call: ApiCall) -> None:
+        self.api_calls += 1
+        if self.recorder is not None:
+            self.recorder(call)
+
+
+def checkpoint(
+    store: RunStore,
+    snapshot: Snapshot,
+    run_id: str,
+    tally: RunTally,
+    outcomes: Sequence[RowOutcome],
+    planned: Sequence[PlannedRow] = (),
+) -> None:
+    """Record one chunk's outcomes: snapshot first (what BigCommerce holds), then the run store.
+
+    ``planned`` are the chunk's rows: a confirmed write of a row's planned values lets the
+    snapshot cache that row's quick hash, so the next plan skips its md5.
+
+    Long because the order of its steps is the crash-safety argument (snapshot first, then the run
+    store), and it reads best in one place.
+    """
+    quick = {row.pk: (row.row_hash, row.fast_hash) for row in planned}
+    confirmed: list[Confirmed] = []
+    failed: list[Failed] = []
+    forgotten: list[str] = []
+    released: list[tuple[str, str | None]] = []
+    displaced: list[tuple[str, str | None]] = []
+    for outcome in outcomes:
+        if outcome.displaces is not None and outcome.dest_id is not None:
+            displaced.append((outcome.displaces, None))
+        if outcome.after == "forget" and outcome.status != "rejected":
+            forgotten.append(outcome.pk)
+        elif outcome.after == "release" and outcome.status != "rejected":
+            released.append((outcome.pk, outcome.dest_id))
+        elif outcome.status == "succeeded" or (
+            outcome.status == "skipped" and outcome.dest_id is not None
+        ):
+            row_hash, fast_hash = quick.get(outcome.pk, (None, None))
+            confirmed.append(
+                Confirmed(
+                    outcome.pk,
+                    outcome.row_hash or "",
+                    outcome.dest_id,
+                    fast_hash if row_hash is not None and row_hash == outcome.row_hash else None,
+                    landed_json(outcome.landed),
+                    outcome.found_key,
+                )
+            )
+        elif outcome.status == "rejected":
+            failed.append(
+                Failed(
+                    outcome.pk, outcome.error or "", outcome.dest_id, landed_json(outcome.landed)
+                )
+            )
+        if outcome.status in ("succeeded", "rejected", "skipped", "invalid"):
+            tally.counts[outcome.status] += 1
+        if outcome.status == "rejected":
+            tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
+        elif outcome.status == "invalid":
+            tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
+    if confirmed or displaced:
+        snapshot.confirm(confirmed, release=displaced)
+    if failed:
+        snapshot.fail(failed)
+    if forgotten:
+        snapshot.forget(forgotten)
+    if released:
+        snapshot.release(released)
+    if tally.recorder is not None:
+        tally.recorder.flush()
+    store.add_outcomes(
+        run_id,
+        [
+            RowOutcomeRecord(
+                pk=o.pk, op=o.op, outcome=o.status, error=o.error or o.note, dest_id=o.dest_id
+            )
+            for o in outcomes
+        ],
+    )
