@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.contract",
     "tests.fixtures.emulator",
     "tests.fixtures.projects",
+    "tests.fixtures.web",
 ]
