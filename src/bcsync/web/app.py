@@ -31,7 +31,12 @@ def templates() -> Jinja2Templates:
 def render(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
     """``template`` rendered with ``context`` (plus ``settings`` for every page)."""
     templates: Jinja2Templates = request.app.state.templates
-    context = {"settings": request.app.state.settings, **context}
+    context = {
+        "settings": request.app.state.settings,
+        # Every form posts it back (hidden field ``csrf``); set by the security middleware.
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        **context,
+    }
     response: HTMLResponse = templates.TemplateResponse(request, template, context)
     return response
 
