@@ -61,6 +61,8 @@ def test_demo_runs_the_whole_story(tmp_path: Path) -> None:
     for command in ("$ bcsync check", f"$ bcsync plan {SYNC}", f"$ bcsync run {SYNC}"):
         assert command in out
     assert "Everything checks out." in out
+    # It ends by pointing at the web UI over the demo's runs.
+    assert "serve" in out and "http://127.0.0.1:8600/" in out
 
     # The three runs: the first sends everything, the second only the change, the third
     # nothing at all: not even a look at the store (the emulator's own count).

@@ -312,6 +312,8 @@ def run_demo(
         f"The demo took {time.monotonic() - started:.0f} s. Its project stays in"
         f" {escape(str(project))}; look around with\n"
         f"  bcsync --project {escape(str(project))} runs\n"
-        f"  bcsync --project {escape(str(project))} state show {SYNC}"
+        f"  bcsync --project {escape(str(project))} state show {SYNC}\n"
+        f"or look at its runs, rows and API calls in your browser with\n"
+        f"  bcsync --project {escape(str(project))} serve   (then open http://127.0.0.1:8600/)"
     )
     return 0
