@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bcsync.run.results import COUNT_KEYS, RunResult
+from bcsync.run.results import RunResult
+from bcsync.vocabulary import COUNT_KEYS
 
 _ids = itertools.count(1)
 

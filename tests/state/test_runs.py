@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bcsync.errors import StateError
-from bcsync.run.results import COUNT_KEYS as RESULT_COUNT_KEYS
 from bcsync.state import COUNT_KEYS, DEFAULT_URL, RunStore
 from bcsync.state.database import normalize_url
+from bcsync.state.schema import runs
+from bcsync.vocabulary import Counts
 
 
 def test_run_lifecycle_and_json(store: RunStore) -> None:
@@ -110,8 +111,9 @@ def test_get_run_by_unique_prefix(store: RunStore) -> None:
         store.get_run(shared)
 
 
-def test_count_keys_match_the_run_json_of_the_engine() -> None:
-    assert tuple(RESULT_COUNT_KEYS) == COUNT_KEYS
+def test_every_counter_of_a_run_is_a_column_of_the_run_store() -> None:
+    assert tuple(Counts().to_json()) == COUNT_KEYS
+    assert set(COUNT_KEYS) <= {column.name for column in runs.c}
 
 
 def test_sqlite_store_creates_its_directory(tmp_path, monkeypatch) -> None:

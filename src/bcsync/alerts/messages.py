@@ -11,7 +11,8 @@ from typing import Any
 
 from bcsync.alerts.redaction import Redactor
 from bcsync.alerts.triggers import Level, Transition
-from bcsync.run.results import COUNT_KEYS, RunResult
+from bcsync.run.results import RunResult
+from bcsync.vocabulary import COUNT_KEYS
 
 FIRST_ERRORS = 5
 _ERROR_WIDTH = 200

@@ -29,7 +29,8 @@ from bcsync.cli.alerts import alerts_app
 from bcsync.cli.progress import RunProgress
 from bcsync.cli.render import console
 from bcsync.errors import BcsyncError, ConfigError
-from bcsync.run.results import COUNT_KEYS, MAX_LISTED_ROWS
+from bcsync.run.results import MAX_LISTED_ROWS
+from bcsync.vocabulary import COUNT_KEYS
 
 if TYPE_CHECKING:  # imported lazily at run time so `bcsync --help` starts fast
     from bcsync.api import Project

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bcsync.run.results import COUNT_KEYS, OPERATION_KEYS, CheckReport, PlanResult, RunResult
+from bcsync.run.results import CheckReport, PlanResult, RunResult
+from bcsync.vocabulary import COUNT_KEYS, OPERATIONS
 
 STATUS_STYLES = {
     "success": "bold green",
@@ -77,7 +78,7 @@ def plan(out: Console, result: PlanResult) -> None:
     table.add_column(style="dim")
     table.add_column()
     table.add_row("rows", _counts(result.counts, COUNT_KEYS[:5]))
-    table.add_row("operations", _counts(result.operations, OPERATION_KEYS))
+    table.add_row("operations", _counts(result.operations, OPERATIONS))
     table.add_row(
         "estimate",
         f"{result.estimated_api_calls:,} API calls, about {_duration(result.estimated_seconds)}"

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Op = Literal["create", "update", "clear", "delete"]
-OutcomeStatus = Literal["succeeded", "rejected", "invalid", "skipped"]
+from bcsync.vocabulary import Operation, Outcome
+
 # What the row's snapshot entry becomes besides its status: ``forget`` (its record is gone, or
 # never was), ``release`` (it stays a tombstone: the record stays but the row holds it no more).
 After = Literal["forget", "release"]
@@ -34,7 +34,7 @@ class RowOp:
     """One write for one model row."""
 
     pk: str
-    op: Op
+    op: Operation  # never SKIP: a skipped row is an outcome, not a write
     values: Mapping[str, Any]  # column name -> value (mapped and match columns)
     row_hash: str | None  # the hash the snapshot takes if the write is confirmed
     dest_id: str | None = None  # BigCommerce id, known for update / clear / delete
@@ -51,8 +51,8 @@ class RowOutcome:
     """What happened to one row in this run."""
 
     pk: str
-    op: Op | None
-    status: OutcomeStatus
+    op: Operation | None
+    status: Outcome
     dest_id: str | None = None
     error: str | None = None  # BigCommerce's message, or the reason a row was invalid/skipped
     row_hash: str | None = None

@@ -8,6 +8,7 @@ nothing already checkpointed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,21 +16,38 @@ from typing import Any
 from bcsync.destinations.base import RowOutcome, landed_json
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.run.debugger import CallRecorder
-from bcsync.run.planner import PlannedRow
-from bcsync.run.results import COUNT_KEYS
+from bcsync.run.planner import PlanCounts, PlannedRow
 from bcsync.run.snapshot import Confirmed, Failed, Snapshot
 from bcsync.state import RowOutcomeRecord, RunStore
+from bcsync.vocabulary import Counts, Outcome
 
 
 @dataclass
 class RunTally:
     """What a run has done so far: its counters, its calls, the rows it reports."""
 
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    counts: Counts = field(default_factory=Counts)
     api_calls: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     recorder: CallRecorder | None = None
+
+    def planned(self, found: PlanCounts, *, full_resync: bool) -> int:
+        """Take the plan's counts; returns the rows to send (a full resync removes nothing)."""
+        removed = 0 if full_resync else found.removed
+        total = found.added + found.changed + removed
+        self.counts = self.counts.with_values(
+            queried=found.queried,
+            added=found.added,
+            changed=found.changed,
+            removed=found.removed,
+            planned=total,
+        )
+        return total
+
+    def uncount(self, kind: str, rows: int) -> None:
+        """``rows`` of ``kind`` turned out invalid when sent: counted as invalid instead."""
+        self.counts = self.counts.plus(**{kind: -rows, "planned": -rows})
 
     def on_call(self, call: ApiCall) -> None:
         self.api_calls += 1
@@ -67,7 +85,7 @@ def checkpoint(
         elif outcome.after == "release" and outcome.status != "rejected":
             released.append((outcome.pk, outcome.dest_id))
         elif outcome.status == "succeeded" or (
-            outcome.status == "skipped" and outcome.dest_id is not None
+            outcome.status == Outcome.SKIPPED and outcome.dest_id is not None
         ):
             row_hash, fast_hash = quick.get(outcome.pk, (None, None))
             confirmed.append(
@@ -86,12 +104,11 @@ def checkpoint(
                     outcome.pk, outcome.error or "", outcome.dest_id, landed_json(outcome.landed)
                 )
             )
-        if outcome.status in ("succeeded", "rejected", "skipped", "invalid"):
-            tally.counts[outcome.status] += 1
         if outcome.status == "rejected":
             tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
         elif outcome.status == "invalid":
             tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
+    tally.counts = tally.counts.plus(**Counter(Outcome(o.status).value for o in outcomes))
     if confirmed or displaced:
         snapshot.confirm(confirmed, release=displaced)
     if failed:
@@ -111,3 +128,4 @@ def checkpoint(
             for o in outcomes
         ],
     )
+    store.record_progress(run_id, tally.counts, tally.api_calls)  # watched live (the web UI)

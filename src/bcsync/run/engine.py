@@ -17,15 +17,12 @@ A run (DESIGN §3.5):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bcsync.alerts import notify_run
 from bcsync.config.project import ProjectConfig, SyncConfig
-from bcsync.destinations.base import (
-    RowOutcome,
-)
+from bcsync.destinations.base import RowOutcome
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.destinations.bigcommerce.ratelimit import Governors
@@ -42,21 +39,16 @@ from bcsync.run.events import (
     RunStarted,
     StatusChanged,
 )
-from bcsync.run.planner import ChangeSet, PlannedRow
+from bcsync.run.planner import PlannedRow
 from bcsync.run.prediction import predict_plan
-from bcsync.run.preflight import (
-    guard,
-    located,
-    missing_columns,
-    model_types,
-)
+from bcsync.run.preflight import fail_on, guard, missing_columns, model_types
 from bcsync.run.results import CheckReport, PlanResult, RunResult
 from bcsync.run.run_book import RunBook
-from bcsync.run.sending import ChunkSender
-from bcsync.run.snapshot import Snapshot
+from bcsync.run.sending import ChunkSender, Preparation
 from bcsync.run.snapshots import Snapshots
 from bcsync.state import RunStore
 from bcsync.state.locks import LockKeeper
+from bcsync.vocabulary import RunStatus
 
 LOCK_LEASE_SECONDS = 60.0  # a run that stops renewing its lock for this long counts as dead
 
@@ -125,20 +117,9 @@ class Engine:
             column_types = model_types(self.config, sync)
             problems += missing_columns(sync, column_types)
             problems += await obj.prepare(column_types, dry_run=True)
-            if problems:
-                raise ConfigError("\n".join(located(self.config, sync, problems)))
-            with self._changes(sync, full_resync=False) as (changes, _):
+            fail_on(self.config, sync, problems)
+            with self.snapshots.diff(sync) as (changes, _):
                 return await predict_plan(obj, sync, changes, session.seconds_for)
-
-    @contextlib.contextmanager
-    def _changes(
-        self, sync: SyncConfig, *, full_resync: bool, store: RunStore | None = None
-    ) -> Iterator[tuple[ChangeSet, Snapshot]]:
-        with (
-            self.snapshots.open(sync.name, store, upload=store is not None) as snapshot,
-            self.snapshots.changes(sync, snapshot, full_resync=full_resync) as changes,
-        ):
-            yield changes, snapshot
 
     # -- run ---------------------------------------------------------------------------------
 
@@ -186,7 +167,7 @@ class Engine:
         )
         run_id, tally = book.run_id, book.tally
         self._emit(RunStarted(sync.name, run_id))
-        status, error = "failed", None
+        status, error = RunStatus.FAILED, None
         locked = False
         try:
             store.acquire_lock(sync.name, run_id, lease_seconds=self.lock_lease_seconds)
@@ -203,7 +184,7 @@ class Engine:
             # Refused at the start because a live run holds the lock (the message names it):
             # an overlapping trigger, not a failure, so no failure alert. A run that loses its
             # lock midway did stop before its end: that one failed.
-            status = "failed" if locked else "skipped"
+            status = RunStatus.FAILED if locked else RunStatus.SKIPPED
             error = str(exc)
         except BcsyncError as exc:
             error = str(exc)
@@ -227,7 +208,7 @@ class Engine:
         full_resync: bool,
         override_guards: bool,
         keeper: LockKeeper,
-    ) -> str:
+    ) -> RunStatus:
         """Long because it is a run's phases in order (checks, plan, guard, send), each of which is
         a call."""
 
@@ -237,54 +218,32 @@ class Engine:
 
         async with session:
             obj = object_for(sync, session.client)
-            problems = obj.static_problems()
-            if problems:  # before anything touches the store (prepare may create attributes)
-                raise ConfigError("\n".join(located(self.config, sync, problems)))
-            self._set_status(store, sync, run_id, "querying")
+            # Before anything touches the store (preparing may create attributes).
+            fail_on(self.config, sync, obj.static_problems())
+            self._set_status(store, sync, run_id, RunStatus.QUERYING)
             column_types = model_types(self.config, sync)
-            problems = missing_columns(sync, column_types)
-            problems += obj.column_problems(column_types)
-            if problems:
-                raise ConfigError("\n".join(located(self.config, sync, problems)))
-            self._set_status(store, sync, run_id, "planning")
-            with self._changes(sync, full_resync=full_resync, store=store) as (
-                changes,
-                snapshot,
-            ):
-                counts = changes.counts.to_json()
-                for key in ("queried", "added", "changed", "removed"):
-                    tally.counts[key] = int(counts.get(key, 0))
+            problems = missing_columns(sync, column_types) + obj.column_problems(column_types)
+            fail_on(self.config, sync, problems)
+            self._set_status(store, sync, run_id, RunStatus.PLANNING)
+            with self.snapshots.diff(sync, store, full_resync=full_resync) as (changes, snapshot):
+                total = tally.planned(changes.counts, full_resync=full_resync)
+                store.record_progress(run_id, tally.counts, tally.api_calls)  # watched live
                 guard(sync, changes, snapshot, override_guards)
-                removed = 0 if full_resync else tally.counts["removed"]
-                total = tally.counts["added"] + tally.counts["changed"] + removed
-                tally.counts["planned"] = total
-                prepared = False
-
-                async def prepare() -> bool:
-                    """Load what the store defines, the first time only (then True): only when
-                    something goes to the store, so an unchanged model, or rows that are
-                    invalid anyway, cost no API call at all."""
-                    nonlocal prepared
-                    if prepared:
-                        return False
-                    problems = await obj.prepare(column_types, dry_run=False)
-                    if problems:
-                        raise ConfigError("\n".join(located(self.config, sync, problems)))
-                    prepared = True
-                    return True
-
-                self._emit(Planned(sync.name, run_id, dict(tally.counts), total))
-                self._set_status(store, sync, run_id, "syncing")
+                self._emit(Planned(sync.name, run_id, tally.counts, total))
+                self._set_status(store, sync, run_id, RunStatus.SYNCING)
+                prepare = Preparation(obj, column_types, lambda p: fail_on(self.config, sync, p))
                 sender = ChunkSender(sync, obj, snapshot, changes, prepare)
 
                 def progress(done: int) -> None:
                     self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))
 
-                await sender.send_all(save, tally.counts, progress, full_resync=full_resync)
-        if tally.counts["rejected"] or tally.counts["invalid"]:
-            return "warning"
-        return "success"
+                await sender.send_all(save, tally.uncount, progress, full_resync=full_resync)
+        if tally.counts.rejected or tally.counts.invalid:
+            return RunStatus.WARNING
+        return RunStatus.SUCCESS
 
-    def _set_status(self, store: RunStore, sync: SyncConfig, run_id: str, status: str) -> None:
+    def _set_status(
+        self, store: RunStore, sync: SyncConfig, run_id: str, status: RunStatus
+    ) -> None:
         store.set_status(run_id, status)
         self._emit(StatusChanged(sync.name, run_id, status))

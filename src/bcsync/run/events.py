@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from bcsync.vocabulary import Counts, RunStatus
 
 if TYPE_CHECKING:
     from bcsync.run.results import RunResult
@@ -20,14 +21,14 @@ class RunStarted:
 class StatusChanged:
     sync: str
     run_id: str
-    status: str  # querying | planning | syncing
+    status: RunStatus  # querying | planning | syncing
 
 
 @dataclass(frozen=True)
 class Planned:
     sync: str
     run_id: str
-    counts: Mapping[str, int]
+    counts: Counts
     operations: int  # rows that will be written
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from bcsync.destinations.base import RowOp, RowOutcome
 from bcsync.run.snapshot import SnapshotEntry
+from bcsync.vocabulary import Outcome
 
 
 def made_by_create(record: Mapping[str, Any], marked_at: dt.datetime | None) -> bool:
@@ -81,7 +82,7 @@ def claim(
                 f"{what} {op.dest_id} is already the record of row '{owner}' of this sync; "
                 "a record is held by one row only"
             )
-            rejected.append(RowOutcome(op.pk, op.op, "rejected", None, reason))
+            rejected.append(RowOutcome(op.pk, op.op, Outcome.REJECTED, None, reason))
     return kept, rejected, displaced
 
 
@@ -97,7 +98,9 @@ def split_removed(
         if entry.dest_id is not None and others:
             note = f"record {entry.dest_id} is now held by row '{others[0]}'; left in place"
             moved.append(
-                RowOutcome(entry.pk, None, "succeeded", entry.dest_id, note=note, after="release")
+                RowOutcome(
+                    entry.pk, None, Outcome.SUCCEEDED, entry.dest_id, note=note, after="release"
+                )
             )
         else:
             mine.append(entry)

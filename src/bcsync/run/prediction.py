@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import DestinationObject
 from bcsync.run.planner import KINDS, ChangeSet, PlannedRow
-from bcsync.run.results import COUNT_KEYS, PlanResult
+from bcsync.run.results import PlanResult
 from bcsync.run.sending import CHUNK_ROWS, row_op
+from bcsync.vocabulary import OPERATIONS, Counts, RowKind
 
 _REMOVED_OP = {"nothing": "skip", "clear": "clear", "delete": "delete"}
 
@@ -31,22 +32,29 @@ async def predict_plan(
 ) -> PlanResult:
     """What the next run of ``sync`` would do with ``changes``: counts, operations, the calls
     they cost and how long those take at the store's pace (``seconds_for``), invalid rows."""
-    counts = dict.fromkeys(COUNT_KEYS, 0)
-    counts.update({k: v for k, v in changes.counts.to_json().items() if k in counts})
+    found = changes.counts
     prediction = Prediction()
     prediction.invalid.extend(
         {"pk": r.pk, "reason": r.reason}
         for chunk in changes.invalid(chunk=CHUNK_ROWS)
         for r in chunk
     )
+    refused = Counter[str]()  # rows of each kind found invalid: counted apart
     for kind in KINDS:
         for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
-            counts[kind] -= await predict(obj, sync, kind, chunk, prediction)  # counted apart
-    operations = dict.fromkeys(("create", "update", "clear", "delete", "skip"), 0)
+            refused[kind] += await predict(obj, sync, kind, chunk, prediction)
+    added, changed = found.added - refused[RowKind.ADDED], found.changed - refused[RowKind.CHANGED]
+    operations = dict.fromkeys(OPERATIONS, 0)
     operations.update(prediction.operations)
-    operations[_REMOVED_OP[sync.on_delete]] += counts["removed"]
-    counts["invalid"] = len(prediction.invalid)
-    counts["planned"] = counts["added"] + counts["changed"] + counts["removed"]
+    operations[_REMOVED_OP[sync.on_delete]] += found.removed
+    counts = Counts(
+        queried=found.queried,
+        invalid=len(prediction.invalid),
+        added=added,
+        changed=changed,
+        removed=found.removed,
+        planned=added + changed + found.removed,
+    )
     calls = obj.estimate_calls(operations, prediction.lookups)
     return PlanResult(sync.name, counts, operations, calls, seconds_for(calls), prediction.invalid)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from bcsync.config.project import ProjectConfig, SyncConfig
 from bcsync.destinations.base import Problem
-from bcsync.errors import GuardError
+from bcsync.errors import ConfigError, GuardError
 from bcsync.run.planner import ChangeSet
 from bcsync.run.snapshot import Snapshot
 from bcsync.warehouse import open_warehouse
@@ -28,6 +28,12 @@ def located(
         name = f"sync '{sync.name}': " if named else ""
         lines.append(f"{where}: {name}{problem.message}")
     return lines
+
+
+def fail_on(config: ProjectConfig, sync: SyncConfig, problems: Sequence[Problem]) -> None:
+    """Raise the located problems, if any, as one ``ConfigError``."""
+    if problems:
+        raise ConfigError("\n".join(located(config, sync, problems)))
 
 
 def mapping_text(sync: SyncConfig) -> str:

@@ -6,18 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNT_KEYS = (
-    "queried",
-    "invalid",
-    "added",
-    "changed",
-    "removed",
-    "planned",
-    "succeeded",
-    "rejected",
-    "skipped",
-)
-OPERATION_KEYS = ("create", "update", "clear", "delete", "skip")
+from bcsync.vocabulary import OPERATIONS, Counts, RunStatus
+
+OPERATION_KEYS = OPERATIONS
 MAX_LISTED_ROWS = 100
 
 
@@ -25,20 +16,25 @@ MAX_LISTED_ROWS = 100
 class RunResult:
     run_id: str
     sync: str
-    status: str  # success | warning | failed | skipped | cancelled | interrupted
+    status: RunStatus
     started_at: str
     finished_at: str | None
     error: str | None
-    counts: Mapping[str, int]
+    counts: Counts
     api_calls: int
     rejected_rows: Sequence[Mapping[str, Any]] = ()
     invalid_rows: Sequence[Mapping[str, Any]] = ()
+
+    def __post_init__(self) -> None:  # the vocabulary's types, whatever the caller passed
+        object.__setattr__(self, "status", RunStatus(self.status))
+        if not isinstance(self.counts, Counts):
+            object.__setattr__(self, "counts", Counts.of(self.counts))
 
     @property
     def exit_code(self) -> int:
         """1 for a run that stopped short; 0 otherwise, ``skipped`` included: another run of
         the sync was doing the work, so a scheduler's overlapping trigger is not a failure."""
-        return 1 if self.status in ("failed", "cancelled", "interrupted") else 0
+        return 1 if self.status.stopped_short else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,7 +44,7 @@ class RunResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "error": self.error,
-            "counts": {key: int(self.counts.get(key, 0)) for key in COUNT_KEYS},
+            "counts": self.counts.to_json(),
             "api_calls": self.api_calls,
             "rejected_rows": [dict(r) for r in self.rejected_rows[:MAX_LISTED_ROWS]],
             "invalid_rows": [dict(r) for r in self.invalid_rows[:MAX_LISTED_ROWS]],
@@ -58,7 +54,7 @@ class RunResult:
 @dataclass(frozen=True)
 class PlanResult:
     sync: str
-    counts: Mapping[str, int]
+    counts: Counts
     operations: Mapping[str, int]
     estimated_api_calls: int
     estimated_seconds: float
@@ -67,7 +63,7 @@ class PlanResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "sync": self.sync,
-            "counts": {key: int(self.counts.get(key, 0)) for key in COUNT_KEYS},
+            "counts": self.counts.to_json(),
             "operations": {key: int(self.operations.get(key, 0)) for key in OPERATION_KEYS},
             "estimated_api_calls": self.estimated_api_calls,
             "estimated_seconds": round(self.estimated_seconds, 1),

@@ -15,6 +15,7 @@ from bcsync.run.checkpoint import RunTally
 from bcsync.run.debugger import CallRecorder, prune
 from bcsync.run.results import RunResult
 from bcsync.state import RunStore
+from bcsync.vocabulary import RunStatus
 
 
 class RunBook:
@@ -41,7 +42,7 @@ class RunBook:
             dt.datetime.now(dt.UTC) - dt.timedelta(days=config.state.retention_days)
         )
 
-    def close(self, status: str, error: str | None) -> None:
+    def close(self, status: RunStatus, error: str | None) -> None:
         """Record the end of the run."""
         self._recorder.close()
         tally = self.tally
@@ -49,7 +50,7 @@ class RunBook:
             self.run_id, status, counts=tally.counts, api_calls=tally.api_calls, error=error
         )
 
-    def result(self, status: str, error: str | None) -> RunResult:
+    def result(self, status: RunStatus, error: str | None) -> RunResult:
         """The run as the caller sees it, with the times the run store recorded."""
         record = self.store.get_run(self.run_id)
         tally = self.tally
@@ -60,7 +61,7 @@ class RunBook:
             started_at=record.started_at.isoformat() if record else "",
             finished_at=record.finished_at.isoformat() if record and record.finished_at else None,
             error=error,
-            counts=dict(tally.counts),
+            counts=tally.counts,
             api_calls=tally.api_calls,
             rejected_rows=tally.rejected,
             invalid_rows=tally.invalid,

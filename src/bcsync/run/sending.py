@@ -12,14 +12,14 @@ outside bcsync is made anew in upsert mode.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import (
     After,
     DestinationObject,
-    Op,
+    Problem,
     RowOp,
     RowOutcome,
     landed_of,
@@ -27,8 +27,28 @@ from bcsync.destinations.base import (
 from bcsync.run.ownership import claim, split_removed
 from bcsync.run.planner import KINDS, ChangeSet, PlannedRow
 from bcsync.run.snapshot import Snapshot, SnapshotEntry
+from bcsync.vocabulary import Operation, Outcome
 
 CHUNK_ROWS = 1000  # rows per chunk: one checkpoint each
+
+
+@dataclass
+class Preparation:
+    """Loads what the store defines (attributes, order statuses) the first time a row is about
+    to go to the store, then answers False: an unchanged model, or rows that are invalid
+    anyway, cost no API call at all. ``fail_on`` raises the problems found, if any."""
+
+    obj: DestinationObject
+    column_types: Mapping[str, str]
+    fail_on: Callable[[Sequence[Problem]], None]
+    done: bool = False
+
+    async def __call__(self) -> bool:
+        if self.done:
+            return False
+        self.fail_on(await self.obj.prepare(self.column_types, dry_run=False))
+        self.done = True
+        return True
 
 
 @dataclass
@@ -44,7 +64,7 @@ class ChunkSender:
     async def send_all(
         self,
         save: Callable[..., None],
-        counts: dict[str, int],
+        uncount: Callable[[str, int], None],
         progress: Callable[[int], None],
         *,
         full_resync: bool,
@@ -52,18 +72,23 @@ class ChunkSender:
         """The whole change set, chunk by chunk: the invalid rows, the added and changed rows,
         then (unless a full resync) the removed ones. ``save`` checkpoints each chunk's
         outcomes (with its planned rows); a row found invalid before sending is taken out of
-        ``counts``' kind and planned; ``progress`` gets the rows done so far."""
+        its kind and planned (``uncount``); ``progress`` gets the rows done so far."""
         changes, snapshot = self.changes, self.snapshot
         for invalid_rows in changes.invalid(chunk=CHUNK_ROWS):
-            save([RowOutcome(r.pk or "", None, "invalid", error=r.reason) for r in invalid_rows])
+            save(
+                [
+                    RowOutcome(r.pk or "", None, Outcome.INVALID, error=r.reason)
+                    for r in invalid_rows
+                ]
+            )
         done = 0
         for kind in KINDS:
             for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                 outcomes = await self.send(kind, chunk)
                 save(outcomes, chunk)
-                invalid_here = sum(1 for o in outcomes if o.status == "invalid")
-                counts[kind] -= invalid_here
-                counts["planned"] -= invalid_here
+                invalid_here = sum(1 for o in outcomes if o.status == Outcome.INVALID)
+                if invalid_here:
+                    uncount(kind, invalid_here)
                 done += len(chunk)
                 progress(done)
         for entries in changes.obsolete(chunk=CHUNK_ROWS):
@@ -98,7 +123,9 @@ class ChunkSender:
                 # Insert mode never updates a record it holds (DESIGN §3.2): nothing to check
                 # or send, and the row's hash advances.
                 note = f"insert mode does not update existing {obj.name}"
-                skipped = RowOutcome(row.pk, None, "skipped", candidate.dest_id, note, row.row_hash)
+                skipped = RowOutcome(
+                    row.pk, None, Outcome.SKIPPED, candidate.dest_id, note, row.row_hash
+                )
                 outcomes.append(skipped)
                 continue
             # Checks that need nothing from the store first: a chunk of rows that are invalid
@@ -108,7 +135,7 @@ class ChunkSender:
             if reason is None and await prepare():
                 reason = obj.validate_row(row.values)
             if reason:
-                outcomes.append(RowOutcome(row.pk, None, "invalid", error=reason))
+                outcomes.append(RowOutcome(row.pk, None, Outcome.INVALID, error=reason))
                 continue
             candidates.append(candidate)
         candidates = self._found_again(candidates)
@@ -135,7 +162,7 @@ class ChunkSender:
             again, uncreatable = _creatable(
                 obj,
                 [
-                    replace(op, op="create", dest_id=None, landed={}, hint=None)
+                    replace(op, op=Operation.CREATE, dest_id=None, landed={}, hint=None)
                     for op in ops
                     if op.pk in gone
                 ],
@@ -209,15 +236,15 @@ class ChunkSender:
                     else "its first write to a matched record was never confirmed; left as it is"
                 )
                 outcomes.append(
-                    RowOutcome(e.pk, None, "succeeded", None, note=note, after="forget")
+                    RowOutcome(e.pk, None, Outcome.SUCCEEDED, None, note=note, after="forget")
                 )
             elif sync.on_delete == "nothing":
                 note = "left in BigCommerce"
                 outcomes.append(
-                    RowOutcome(e.pk, None, "succeeded", e.dest_id, note=note, after="release")
+                    RowOutcome(e.pk, None, Outcome.SUCCEEDED, e.dest_id, note=note, after="release")
                 )
             else:
-                kind: Op = "delete" if sync.on_delete == "delete" else "clear"
+                kind = Operation.DELETE if sync.on_delete == "delete" else Operation.CLEAR
                 ops.append(RowOp(e.pk, kind, {}, None, e.dest_id))
         for outcome in await obj.apply(ops):
             if outcome.status == "succeeded" and outcome.after is None:
@@ -231,13 +258,13 @@ def row_op(kind: str, row: PlannedRow) -> RowOp:
     """A planned row as a candidate write, with what its snapshot entry knows."""
     entry = row.entry
     if entry is None:
-        return RowOp(row.pk, "create", row.values, row.row_hash)
+        return RowOp(row.pk, Operation.CREATE, row.values, row.row_hash)
     in_doubt = entry.pending_op == "create"
     # A first write to a record it had matched was in flight: that record, found again.
     was_writing = entry.pending_key if entry.pending_op == "update" else None
     return RowOp(
         pk=row.pk,
-        op="create" if kind == "added" else "update",
+        op=Operation.CREATE if kind == "added" else Operation.UPDATE,
         values=row.values,
         row_hash=row.row_hash,
         dest_id=entry.holds if not in_doubt else None,
@@ -260,7 +287,7 @@ def _creatable(
     for op in ops:
         reason = obj.create_problem(op.values) if op.op == "create" else None
         if reason:
-            refused.append(RowOutcome(op.pk, "create", "invalid", None, reason))
+            refused.append(RowOutcome(op.pk, Operation.CREATE, Outcome.INVALID, None, reason))
         else:
             kept.append(op)
     return kept, refused

@@ -63,6 +63,18 @@ class Snapshots:
         return forgotten
 
     @contextlib.contextmanager
+    def diff(
+        self, sync: SyncConfig, store: RunStore | None = None, *, full_resync: bool = False
+    ) -> Iterator[tuple[ChangeSet, Snapshot]]:
+        """The sync's snapshot and its model's changes against it; a run (``store`` given)
+        uploads a local snapshot the run store does not have yet."""
+        with (
+            self.open(sync.name, store, upload=store is not None) as snapshot,
+            self.changes(sync, snapshot, full_resync=full_resync) as changes,
+        ):
+            yield changes, snapshot
+
+    @contextlib.contextmanager
     def changes(
         self, sync: SyncConfig, snapshot: Snapshot, *, full_resync: bool
     ) -> Iterator[ChangeSet]:

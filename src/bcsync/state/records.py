@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
-from bcsync.state.schema import COUNT_KEYS, RUNNING_STATUSES
+from bcsync.vocabulary import Counts, RunStatus
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -21,12 +20,11 @@ class RunRecord:
 
     run_id: str
     sync: str
-    # querying | planning | syncing | success | warning | failed | skipped | cancelled | interrupted
-    status: str
+    status: RunStatus
     started_at: datetime  # UTC
     finished_at: datetime | None
     error: str | None
-    counts: Mapping[str, int]  # every key of COUNT_KEYS
+    counts: Counts  # a mapping of every counter is taken too
     api_calls: int
     full_resync: bool = False
     pid: int | None = None
@@ -36,11 +34,12 @@ class RunRecord:
     syncing_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
+        object.__setattr__(self, "status", RunStatus(self.status))
+        object.__setattr__(self, "counts", Counts.of(self.counts))
 
     @property
     def running(self) -> bool:
-        return self.status in RUNNING_STATUSES
+        return self.status.running
 
     def to_json(self) -> dict[str, Any]:
         """The run JSON of DESIGN §1.2 without ``rejected_rows``/``invalid_rows``.
@@ -55,7 +54,7 @@ class RunRecord:
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
             "error": self.error,
-            "counts": {key: int(self.counts.get(key, 0)) for key in COUNT_KEYS},
+            "counts": self.counts.to_json(),
             "api_calls": self.api_calls,
         }
 

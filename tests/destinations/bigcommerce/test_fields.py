@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
+from bcsync.destinations.bigcommerce.catalog import CUSTOMER_FIELDS, ORDER_FIELDS
 from bcsync.destinations.bigcommerce.fields import (
-    CUSTOMER_FIELDS,
-    ORDER_FIELDS,
     FieldRef,
     FieldSpec,
     ValueProblem,

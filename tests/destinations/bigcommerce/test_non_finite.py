@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bcsync.destinations.bigcommerce.catalog import CUSTOMER_FIELDS, ORDER_FIELDS
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.customer_extras import CustomerExtras
 from bcsync.destinations.bigcommerce.fields import (
-    CUSTOMER_FIELDS,
-    ORDER_FIELDS,
     FieldSpec,
     ValueProblem,
     convert,

@@ -17,6 +17,7 @@ from typing import Any
 
 from bcsync.destinations.base import RowOp, RowOutcome
 from bcsync.errors import AmbiguousWriteError, ApiError
+from bcsync.vocabulary import Operation, Outcome
 
 Record = Mapping[str, Any]
 
@@ -39,12 +40,12 @@ class RecordKind:
             f"already existed before this sync's create; insert mode never takes over an "
             f"existing {self.noun}"
         )
-        return RowOutcome(row.pk, "create", "rejected", None, reason)
+        return RowOutcome(row.pk, Operation.CREATE, Outcome.REJECTED, None, reason)
 
     def insert_skip(self, row: RowOp) -> RowOutcome:
         """A row that holds a record and has nothing to finish: insert mode leaves it as it is."""
         note = f"insert mode does not update existing {self.plural}"
-        return RowOutcome(row.pk, None, "skipped", row.dest_id, note, row.row_hash)
+        return RowOutcome(row.pk, None, Outcome.SKIPPED, row.dest_id, note, row.row_hash)
 
 
 @dataclass(frozen=True)

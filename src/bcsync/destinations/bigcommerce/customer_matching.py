@@ -19,6 +19,7 @@ from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.creates import RecordKind
 from bcsync.destinations.bigcommerce.fields import FieldSpec, convert
 from bcsync.run.ownership import made_by_create
+from bcsync.vocabulary import Operation, Outcome
 
 LOOKUP_BATCH = 50
 
@@ -59,16 +60,16 @@ class CustomerMatching:
             record = settled.get(_norm_email(row.found_by)) if row.found_by else None
             if row.in_doubt and record is not None and made_by_create(record, row.marked_at):
                 # The lost create landed: this row holds it, and writes all its targets.
-                ops.append(replace(row, op="update", dest_id=str(record["id"]), landed={}))
+                ops.append(replace(row, op=Operation.UPDATE, dest_id=str(record["id"]), landed={}))
             elif row.in_doubt and record is not None and mode == "insert":
                 outcomes.append(CUSTOMER.not_adopted(row, record))  # there before: not ours
             elif row.dest_id is not None and not row.in_doubt:
                 if mode == "insert" and not row.retry:
                     outcomes.append(CUSTOMER.insert_skip(row))
                 else:
-                    ops.append(replace(row, op="update"))
+                    ops.append(replace(row, op=Operation.UPDATE))
             elif mode == "insert" and row.hint is None:
-                ops.append(replace(row, op="create", dest_id=None))
+                ops.append(replace(row, op=Operation.CREATE, dest_id=None))
             else:
                 unmatched.append(row)
         found = await self._match(unmatched)
@@ -78,17 +79,21 @@ class CustomerMatching:
                 if dest_id is not None and dest_id == row.hint:
                     # The customer this row made before it left the model: held again, and
                     # given the row's values (it may have been cleared meanwhile).
-                    ops.append(replace(row, op="update", dest_id=dest_id, landed={}, retry=True))
+                    ops.append(
+                        replace(row, op=Operation.UPDATE, dest_id=dest_id, landed={}, retry=True)
+                    )
                 else:  # someone else's customer with that email is rejected by BigCommerce
-                    ops.append(replace(row, op="create", dest_id=None))
+                    ops.append(replace(row, op=Operation.CREATE, dest_id=None))
             elif dest_id is not None:
-                ops.append(replace(row, op="update", dest_id=dest_id, landed={}))
+                ops.append(replace(row, op=Operation.UPDATE, dest_id=dest_id, landed={}))
             elif mode == "update":
                 outcomes.append(
-                    RowOutcome(row.pk, None, "skipped", None, "no matching customer in BigCommerce")
+                    RowOutcome(
+                        row.pk, None, Outcome.SKIPPED, None, "no matching customer in BigCommerce"
+                    )
                 )
             else:
-                ops.append(replace(row, op="create", dest_id=None))
+                ops.append(replace(row, op=Operation.CREATE, dest_id=None))
         return Decision(ops, outcomes)
 
     async def _match(self, rows: Sequence[RowOp]) -> dict[str, str]:

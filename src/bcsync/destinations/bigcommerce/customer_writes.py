@@ -24,6 +24,7 @@ from bcsync.destinations.bigcommerce.error_bodies import applied_items
 from bcsync.destinations.bigcommerce.fields import FieldSpec, convert, set_path
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
 from bcsync.errors import RequestRejectedError
+from bcsync.vocabulary import Operation, Outcome
 
 WRITE_BATCH = 10
 DELETE_BATCH = 50
@@ -62,7 +63,9 @@ class CustomerWrites(CustomerMatching):
                 outcomes.update(result)
         for op in creates:
             if op.pk not in created.ids and op.pk in created.errors:
-                outcomes[op.pk] = RowOutcome(op.pk, op.op, "rejected", None, created.errors[op.pk])
+                outcomes[op.pk] = RowOutcome(
+                    op.pk, op.op, Outcome.REJECTED, None, created.errors[op.pk]
+                )
         # The new customers' metafields all at once: full batches, not one per 10 customers.
         done = [op for op in creates if op.pk in created.ids]
         targets = {op.pk: self.targets(op) for op in done}
@@ -129,10 +132,17 @@ class CustomerWrites(CustomerMatching):
         for op in ops:
             if op.pk in gone:
                 note = f"customer {op.dest_id} no longer exists in BigCommerce"
-                outcomes[op.pk] = RowOutcome(op.pk, "update", "skipped", None, note, after="forget")
+                outcomes[op.pk] = RowOutcome(
+                    op.pk, Operation.UPDATE, Outcome.SKIPPED, None, note, after="forget"
+                )
             elif op.pk in rejected:
                 outcomes[op.pk] = RowOutcome(
-                    op.pk, "update", "rejected", op.dest_id, rejected[op.pk], landed=op.landed
+                    op.pk,
+                    Operation.UPDATE,
+                    Outcome.REJECTED,
+                    op.dest_id,
+                    rejected[op.pk],
+                    landed=op.landed,
                 )
         finished = await self._finish([op for op in ops if op.pk in written], written, wanted)
         return {**outcomes, **finished}
@@ -170,7 +180,7 @@ class CustomerWrites(CustomerMatching):
             outcomes[op.pk] = RowOutcome(
                 op.pk,
                 op.op,
-                "rejected" if error else "succeeded",
+                Outcome.REJECTED if error else Outcome.SUCCEEDED,
                 written[op.pk],
                 error,
                 op.row_hash,
@@ -281,19 +291,26 @@ class CustomerWrites(CustomerMatching):
                 cleared[op.pk] = str(op.dest_id)
 
         outcomes = {
-            op.pk: RowOutcome(op.pk, "clear", "rejected", op.dest_id, message)
+            op.pk: RowOutcome(op.pk, Operation.CLEAR, Outcome.REJECTED, op.dest_id, message)
             for op, message in await bisect(batch, send)
         }
         # A customer deleted outside bcsync has nothing left to clear: the row is forgotten.
         for pk in await self._gone([op for op in batch if op.pk in outcomes]):
             note = "the customer no longer exists in BigCommerce"
-            outcomes[pk] = RowOutcome(pk, "clear", "succeeded", None, note=note, after="forget")
+            outcomes[pk] = RowOutcome(
+                pk, Operation.CLEAR, Outcome.SUCCEEDED, None, note=note, after="forget"
+            )
         done = [op for op in batch if op.pk in cleared]
         errors = await self.extras.clear([(op, cleared[op.pk]) for op in done])
         for op in done:
             error = errors.get(op.pk)
             outcomes[op.pk] = RowOutcome(
-                op.pk, "clear", "rejected" if error else "succeeded", op.dest_id, error, note=note
+                op.pk,
+                Operation.CLEAR,
+                Outcome.REJECTED if error else Outcome.SUCCEEDED,
+                op.dest_id,
+                error,
+                note=note,
             )
         return outcomes
 
@@ -311,11 +328,11 @@ class CustomerWrites(CustomerMatching):
             deleted.extend(items)
 
         outcomes = {
-            op.pk: RowOutcome(op.pk, "delete", "rejected", op.dest_id, message)
+            op.pk: RowOutcome(op.pk, Operation.DELETE, Outcome.REJECTED, op.dest_id, message)
             for op, message in await bisect(batch, send)
         }
         for op in deleted:
-            outcomes[op.pk] = RowOutcome(op.pk, "delete", "succeeded", op.dest_id)
+            outcomes[op.pk] = RowOutcome(op.pk, Operation.DELETE, Outcome.SUCCEEDED, op.dest_id)
         return outcomes
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import Problem
+from bcsync.destinations.bigcommerce.catalog import CUSTOMER_FIELDS
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.customer_extras import CustomerExtras
 from bcsync.destinations.bigcommerce.customer_matching import CUSTOMER, LOOKUP_BATCH
@@ -23,7 +24,6 @@ from bcsync.destinations.bigcommerce.customer_writes import (
     CustomerWrites,
 )
 from bcsync.destinations.bigcommerce.fields import (
-    CUSTOMER_FIELDS,
     EMAIL_RE,
     FieldSpec,
     ValueProblem,

@@ -18,12 +18,11 @@ from typing import Any
 
 from bcsync.config.project import SyncConfig
 from bcsync.destinations.base import Decision, Problem, RowOp, RowOutcome
+from bcsync.destinations.bigcommerce.catalog import ORDER_FIELDS, ORDER_PAIRS
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
 from bcsync.destinations.bigcommerce.creates import Created, RecordKind, create_settled
 from bcsync.destinations.bigcommerce.error_bodies import error_text
 from bcsync.destinations.bigcommerce.fields import (
-    ORDER_FIELDS,
-    ORDER_PAIRS,
     FieldSpec,
     ValueProblem,
     convert,
@@ -36,6 +35,7 @@ from bcsync.destinations.bigcommerce.order_lines import check_products, products
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
 from bcsync.run.ownership import made_by_create
+from bcsync.vocabulary import Operation, Outcome
 
 MODES = ("insert", "update")
 ORDER_ID = FieldSpec("id", "integer")
@@ -237,9 +237,9 @@ class OrderObject:
                     dest_id = None if value is None else str(convert(ORDER_ID, value))
                     landed = {}
                 if dest_id is None:
-                    outcomes.append(RowOutcome(row.pk, None, "skipped", None, "no order id"))
+                    outcomes.append(RowOutcome(row.pk, None, Outcome.SKIPPED, None, "no order id"))
                 else:
-                    ops.append(replace(row, op="update", dest_id=dest_id, landed=landed))
+                    ops.append(replace(row, op=Operation.UPDATE, dest_id=dest_id, landed=landed))
             return Decision(ops, outcomes)
         searched = [r for r in rows if r.dest_id is None and (r.in_doubt or r.hint is not None)]
         keys = [r.found_by or self.external_order_id(r) for r in searched]
@@ -258,13 +258,15 @@ class OrderObject:
                 # The order this row made before (a lost create, or before it left the model or
                 # the state was reset): held again; metafields it lacks are added.
                 landed = {NATIVE: self.targets(row)[NATIVE]}
-                ops.append(replace(row, op="update", dest_id=str(order["id"]), landed=landed))
+                ops.append(
+                    replace(row, op=Operation.UPDATE, dest_id=str(order["id"]), landed=landed)
+                )
             elif row.dest_id is not None and row.retry:
-                ops.append(replace(row, op="update"))  # finish its own create
+                ops.append(replace(row, op=Operation.UPDATE))  # finish its own create
             elif row.dest_id is not None:
                 outcomes.append(self.kind.insert_skip(row))
             else:
-                ops.append(replace(row, op="create", dest_id=None))
+                ops.append(replace(row, op=Operation.CREATE, dest_id=None))
         return Decision(ops, outcomes)
 
     def _made_by(self, row: RowOp, order: Mapping[str, Any]) -> bool:
@@ -371,7 +373,7 @@ class OrderObject:
                 failed = [t for t in wanted[op.pk] if t not in targets]
                 outcome = replace(outcome, landed=merge(op.landed, targets, failed))
             if op.pk in errors:
-                outcome = replace(outcome, status="rejected", error=errors[op.pk])
+                outcome = replace(outcome, status=Outcome.REJECTED, error=errors[op.pk])
             final.append(outcome)
         return final
 
@@ -383,7 +385,9 @@ class OrderObject:
                 await self.client.request(
                     "DELETE", f"/v2/orders/{int(str(op.dest_id))}", pks=[op.pk]
                 )
-                return RowOutcome(op.pk, "delete", "succeeded", op.dest_id, note="archived")
+                return RowOutcome(
+                    op.pk, Operation.DELETE, Outcome.SUCCEEDED, op.dest_id, note="archived"
+                )
             note = None
             if op.op == "clear":
                 body = self._clear_body()
@@ -395,16 +399,16 @@ class OrderObject:
                     "PUT", f"/v2/orders/{int(str(op.dest_id))}", json=body, pks=[op.pk]
                 )
             return RowOutcome(
-                op.pk, op.op, "succeeded", op.dest_id, row_hash=op.row_hash, note=note
+                op.pk, op.op, Outcome.SUCCEEDED, op.dest_id, row_hash=op.row_hash, note=note
             )
         except RequestRejectedError as exc:
             if exc.status == 404 and op.op in ("update", "clear"):
                 note = f"order {op.dest_id} does not exist in BigCommerce (any more)"
-                return RowOutcome(op.pk, op.op, "skipped", None, note, after="forget")
+                return RowOutcome(op.pk, op.op, Outcome.SKIPPED, None, note, after="forget")
             return RowOutcome(
                 op.pk,
                 op.op,
-                "rejected",
+                Outcome.REJECTED,
                 op.dest_id,
                 error_text(exc.body, str(exc)),
                 landed=op.landed,
@@ -413,7 +417,7 @@ class OrderObject:
             if not isinstance(exc, Retriable):
                 raise
             message = f"BigCommerce did not confirm the write: {exc}"
-            return RowOutcome(op.pk, op.op, "rejected", op.dest_id, message, landed=op.landed)
+            return RowOutcome(op.pk, op.op, Outcome.REJECTED, op.dest_id, message, landed=op.landed)
 
     def _clear_body(self) -> dict[str, Any]:
         return {spec.name: "" for _, spec in self.native if spec.name in CLEARABLE}
@@ -422,8 +426,10 @@ class OrderObject:
         """Create one order; a lost answer is settled by its ``external_order_id``."""
         result = await create_settled([op], self._post_create, self._find_lost, self.kind)
         if op.pk in result.ids:
-            return RowOutcome(op.pk, "create", "succeeded", result.ids[op.pk], row_hash=op.row_hash)
-        return RowOutcome(op.pk, "create", "rejected", None, result.errors[op.pk])
+            return RowOutcome(
+                op.pk, Operation.CREATE, Outcome.SUCCEEDED, result.ids[op.pk], row_hash=op.row_hash
+            )
+        return RowOutcome(op.pk, Operation.CREATE, Outcome.REJECTED, None, result.errors[op.pk])
 
     async def _post_create(self, ops: Sequence[RowOp]) -> Created:
         """One order's POST (the v2 API has no batch create)."""

@@ -12,16 +12,17 @@ import time
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
 
 from bcsync.errors import StateError
 from bcsync.run.snapshot import SnapshotEntry, entries_from_arrow, python_values
+from bcsync.vocabulary import RowKind
 
-Kind = Literal["added", "changed"]
-KINDS: tuple[Kind, ...] = ("added", "changed")
+Kind = RowKind  # the kinds of rows sent with their values (removed rows are entries)
+KINDS: tuple[RowKind, ...] = (RowKind.ADDED, RowKind.CHANGED)
 DEFAULT_CHUNK = 500
 # Rows read from DuckDB per query when handing out chunks (see ChangeSet._slices).
 _FETCH_ROWS = 5000
