@@ -117,6 +117,42 @@ class Counts(Mapping[str, int]):
         return len(COUNT_KEYS)
 
 
+@dataclass(frozen=True)
+class SentByKind:
+    """How the rows sent of each kind ended: the run history's added, changed and removed, each
+    split into succeeded and rejected."""
+
+    added_succeeded: int = 0
+    added_rejected: int = 0
+    changed_succeeded: int = 0
+    changed_rejected: int = 0
+    removed_succeeded: int = 0
+    removed_rejected: int = 0
+
+    def plus(self, kind: RowKind, outcomes: Mapping[str, int]) -> SentByKind:
+        """Add a chunk of ``kind``'s outcomes (counts by outcome; others than these two ignored)."""
+        if kind not in (RowKind.ADDED, RowKind.CHANGED, RowKind.REMOVED):
+            return self
+        succeeded, rejected = f"{kind}_succeeded", f"{kind}_rejected"
+        return replace(
+            self,
+            **{
+                succeeded: getattr(self, succeeded) + outcomes.get(Outcome.SUCCEEDED, 0),
+                rejected: getattr(self, rejected) + outcomes.get(Outcome.REJECTED, 0),
+            },
+        )
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        return {
+            kind: {
+                "succeeded": getattr(self, f"{kind}_succeeded"),
+                "rejected": getattr(self, f"{kind}_rejected"),
+            }
+            for kind in (RowKind.ADDED.value, RowKind.CHANGED.value, RowKind.REMOVED.value)
+        }
+
+
 COUNT_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Counts))
+SENT_KEYS: tuple[str, ...] = tuple(f.name for f in fields(SentByKind))
 OPERATIONS: tuple[str, ...] = tuple(Operation)
 OUTCOMES: tuple[str, ...] = tuple(Outcome)

@@ -9,7 +9,7 @@ nothing already checkpointed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from bcsync.run.debugger import CallRecorder
 from bcsync.run.planner import PlanCounts, PlannedRow
 from bcsync.run.snapshot import Confirmed, Failed, Snapshot
 from bcsync.state import RowOutcomeRecord, RunStore
-from bcsync.vocabulary import Counts, Outcome
+from bcsync.vocabulary import Counts, Outcome, RowKind, SentByKind
 
 
 @dataclass
@@ -27,6 +27,7 @@ class RunTally:
     """What a run has done so far: its counters, its calls, the rows it reports."""
 
     counts: Counts = field(default_factory=Counts)
+    sent: SentByKind = field(default_factory=SentByKind)
     api_calls: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
@@ -62,8 +63,10 @@ def checkpoint(
     tally: RunTally,
     outcomes: Sequence[RowOutcome],
     planned: Sequence[PlannedRow] = (),
+    kind: RowKind | None = None,
 ) -> None:
     """Record one chunk's outcomes: snapshot first (what BigCommerce holds), then the run store.
+    ``kind`` is the chunk's (added, changed, removed; None for rows invalid before sending).
 
     ``planned`` are the chunk's rows: a confirmed write of a row's planned values lets the
     snapshot cache that row's quick hash, so the next plan skips its md5.
@@ -108,7 +111,10 @@ def checkpoint(
             tally.rejected.append({"pk": outcome.pk, "op": outcome.op, "error": outcome.error})
         elif outcome.status == "invalid":
             tally.invalid.append({"pk": outcome.pk, "reason": outcome.error})
-    tally.counts = tally.counts.plus(**Counter(Outcome(o.status).value for o in outcomes))
+    ended = Counter(Outcome(o.status).value for o in outcomes)
+    tally.counts = tally.counts.plus(**ended)
+    if kind is not None:
+        tally.sent = tally.sent.plus(kind, ended)
     if confirmed or displaced:
         snapshot.confirm(confirmed, release=displaced)
     if failed:
@@ -128,4 +134,30 @@ def checkpoint(
             for o in outcomes
         ],
     )
-    store.record_progress(run_id, tally.counts, tally.api_calls)  # watched live (the web UI)
+    record_progress(store, run_id, tally)
+
+
+def record_progress(store: RunStore, run_id: str, tally: RunTally) -> None:
+    """The run's counts so far, in the run store: a run started anywhere can be watched live."""
+    store.record_progress(run_id, tally.counts, tally.api_calls, tally.sent)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """``checkpoint`` for one run, then ``after`` (the run's lock is checked: a run that lost
+    it must not send another chunk)."""
+
+    store: RunStore
+    snapshot: Snapshot
+    run_id: str
+    tally: RunTally
+    after: Callable[[], None]
+
+    def __call__(
+        self,
+        outcomes: Sequence[RowOutcome],
+        planned: Sequence[PlannedRow] = (),
+        kind: RowKind | None = None,
+    ) -> None:
+        checkpoint(self.store, self.snapshot, self.run_id, self.tally, outcomes, planned, kind)
+        self.after()

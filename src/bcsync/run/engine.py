@@ -22,14 +22,13 @@ from typing import Any
 
 from bcsync.alerts import notify_run
 from bcsync.config.project import ProjectConfig, SyncConfig
-from bcsync.destinations.base import RowOutcome
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.destinations.bigcommerce.ratelimit import Governors
 from bcsync.destinations.bigcommerce.session import StoreSession, Transport
 from bcsync.errors import BcsyncError, ConfigError, SyncLockedError
 from bcsync.run.checking import check_store, check_sync
-from bcsync.run.checkpoint import RunTally, checkpoint
+from bcsync.run.checkpoint import Checkpoints, RunTally, record_progress
 from bcsync.run.events import (
     Event,
     Observer,
@@ -39,7 +38,6 @@ from bcsync.run.events import (
     RunStarted,
     StatusChanged,
 )
-from bcsync.run.planner import PlannedRow
 from bcsync.run.prediction import predict_plan
 from bcsync.run.preflight import fail_on, guard, missing_columns, model_types
 from bcsync.run.results import CheckReport, PlanResult, RunResult
@@ -212,10 +210,6 @@ class Engine:
         """Long because it is a run's phases in order (checks, plan, guard, send), each of which is
         a call."""
 
-        def save(outcomes: Sequence[RowOutcome], planned: Sequence[PlannedRow] = ()) -> None:
-            checkpoint(store, snapshot, run_id, tally, outcomes, planned)
-            keeper.check()  # a run that lost its lock must not send another chunk
-
         async with session:
             obj = object_for(sync, session.client)
             # Before anything touches the store (preparing may create attributes).
@@ -227,12 +221,13 @@ class Engine:
             self._set_status(store, sync, run_id, RunStatus.PLANNING)
             with self.snapshots.diff(sync, store, full_resync=full_resync) as (changes, snapshot):
                 total = tally.planned(changes.counts, full_resync=full_resync)
-                store.record_progress(run_id, tally.counts, tally.api_calls)  # watched live
+                record_progress(store, run_id, tally)  # watched live from here on
                 guard(sync, changes, snapshot, override_guards)
                 self._emit(Planned(sync.name, run_id, tally.counts, total))
                 self._set_status(store, sync, run_id, RunStatus.SYNCING)
                 prepare = Preparation(obj, column_types, lambda p: fail_on(self.config, sync, p))
                 sender = ChunkSender(sync, obj, snapshot, changes, prepare)
+                save = Checkpoints(store, snapshot, run_id, tally, after=keeper.check)
 
                 def progress(done: int) -> None:
                     self._emit(Progress(sync.name, run_id, done, total, tally.api_calls))

@@ -47,7 +47,12 @@ class RunBook:
         self._recorder.close()
         tally = self.tally
         self.store.finish_run(
-            self.run_id, status, counts=tally.counts, api_calls=tally.api_calls, error=error
+            self.run_id,
+            status,
+            counts=tally.counts,
+            api_calls=tally.api_calls,
+            error=error,
+            sent=tally.sent,
         )
 
     def result(self, status: RunStatus, error: str | None) -> RunResult:

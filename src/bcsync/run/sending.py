@@ -27,7 +27,7 @@ from bcsync.destinations.base import (
 from bcsync.run.ownership import claim, split_removed
 from bcsync.run.planner import KINDS, ChangeSet, PlannedRow
 from bcsync.run.snapshot import Snapshot, SnapshotEntry
-from bcsync.vocabulary import Operation, Outcome
+from bcsync.vocabulary import Operation, Outcome, RowKind
 
 CHUNK_ROWS = 1000  # rows per chunk: one checkpoint each
 
@@ -85,7 +85,7 @@ class ChunkSender:
         for kind in KINDS:
             for chunk in changes.rows(kind, chunk=CHUNK_ROWS):
                 outcomes = await self.send(kind, chunk)
-                save(outcomes, chunk)
+                save(outcomes, chunk, kind)
                 invalid_here = sum(1 for o in outcomes if o.status == Outcome.INVALID)
                 if invalid_here:
                     uncount(kind, invalid_here)
@@ -98,7 +98,7 @@ class ChunkSender:
         for entries in changes.removed(chunk=CHUNK_ROWS):
             if self.sync.on_delete == "clear":
                 await self.prepare()
-            save(await self.remove(entries))
+            save(await self.remove(entries), (), RowKind.REMOVED)
             done += len(entries)
             progress(done)
 

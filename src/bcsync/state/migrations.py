@@ -185,6 +185,43 @@ def _v5_run_trigger_and_phases(ops: Operations) -> None:
     ops.add_column("runs", sa.Column("syncing_at", UtcDateTime))
 
 
+def _v6_sent_alerts(ops: Operations) -> None:
+    # The history of alert notifications sent, for the UI's Alerts page (newest first by id).
+    ops.create_table(
+        "sent_alerts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("sent_at", UtcDateTime, nullable=False),
+        sa.Column("sync", sa.Text, nullable=False),
+        sa.Column("trigger", sa.String(64), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("channel", sa.Text, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("delivered", sa.Boolean, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("error", sa.Text),
+        sa.Column("run_id", sa.String(64)),
+        sa.Column("title", sa.Text, nullable=False),
+    )
+
+
+def _v7_sent_by_kind(ops: Operations) -> None:
+    # The run history splits added, changed and removed into succeeded and rejected. Older runs
+    # did not count them apart: 0.
+    for kind in ("added", "changed", "removed"):
+        for outcome in ("succeeded", "rejected"):
+            ops.add_column(
+                "runs",
+                sa.Column(
+                    f"{kind}_{outcome}", sa.BigInteger, nullable=False, server_default=sa.text("0")
+                ),
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
@@ -193,6 +230,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "row outcomes indexed by row", _v3_outcome_by_row),
     Migration(4, "snapshots shared through the run store", _v4_shared_snapshots),
     Migration(5, "run trigger and phase times", _v5_run_trigger_and_phases),
+    Migration(6, "alert notifications sent", _v6_sent_alerts),
+    Migration(7, "rows sent of each kind, succeeded and rejected", _v7_sent_by_kind),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

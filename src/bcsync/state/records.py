@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bcsync.vocabulary import Counts, RunStatus
+from bcsync.vocabulary import Counts, RunStatus, SentByKind
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -32,6 +32,9 @@ class RunRecord:
     trigger: str | None = None  # cli | api | manual | schedule | after:<sync>; None: unknown
     planning_at: datetime | None = None  # when the run reached each phase (None: not reached)
     syncing_at: datetime | None = None
+    sent: SentByKind = field(
+        default_factory=SentByKind
+    )  # added, changed, removed rows: succeeded and rejected
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

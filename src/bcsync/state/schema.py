@@ -13,16 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from bcsync.run.results import COUNT_KEYS as RUN_COUNT_KEYS
+from bcsync.vocabulary import COUNT_KEYS as COUNT_KEYS  # each counter is a column of ``runs``
+from bcsync.vocabulary import FINISHED, RUNNING, SENT_KEYS
+from bcsync.vocabulary import OUTCOMES as OUTCOMES
 
-RUNNING_STATUSES = ("querying", "planning", "syncing")
-# ``skipped``: refused at the start because another live run held the sync's lock. A status is
-# plain text (no CHECK constraint), so stores of any schema version take a new one as it is.
-FINISHED_STATUSES = ("success", "warning", "failed", "skipped", "cancelled", "interrupted")
-OUTCOMES = ("succeeded", "rejected", "invalid", "skipped")
+# A status is plain text (no CHECK constraint), so stores of any schema version take a new one.
+RUNNING_STATUSES = tuple(RUNNING)
+FINISHED_STATUSES = tuple(FINISHED)
 ALERT_STATES = ("ok", "warning", "critical")
-# The run's counters, in the order of the run JSON (DESIGN §1.2); each is a column of ``runs``.
-COUNT_KEYS = RUN_COUNT_KEYS
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -85,6 +83,10 @@ runs = sa.Table(
     sa.Column("trigger", sa.String(64)),
     sa.Column("planning_at", UtcDateTime),
     sa.Column("syncing_at", UtcDateTime),
+    *(
+        sa.Column(key, sa.BigInteger, nullable=False, server_default=sa.text("0"))
+        for key in SENT_KEYS
+    ),
 )
 
 row_outcomes = sa.Table(
@@ -152,6 +154,25 @@ alert_states = sa.Table(
     sa.Column("dedup_key", sa.Text),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("last_run_id", sa.String(64)),
+)
+
+# Every alert notification sent (or tried) through a channel, newest last: the Alerts page's
+# history. ``trigger`` is ``test`` for a channel test; ``error`` is already redacted.
+sent_alerts = sa.Table(
+    "sent_alerts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+    sa.Column("sync", sa.Text, nullable=False),
+    sa.Column("trigger", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("delivered", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("title", sa.Text, nullable=False),
 )
 
 # A sync's snapshot kept in a PostgreSQL run store (``shared_snapshot.py``): one head per sync,

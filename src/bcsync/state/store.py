@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ from bcsync.state.schema import (
     runs,
 )
 from bcsync.state.shared_snapshot import SharedSnapshot
+from bcsync.vocabulary import SENT_KEYS, Counts, SentByKind
 
 _CREDENTIAL_HEADERS = frozenset({"x-auth-token", "authorization"})
 _MASK = "***"
@@ -78,7 +80,7 @@ def _run_record(row: sa.Row[Any]) -> RunRecord:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         error=m["error"],
-        counts={key: int(m[key]) for key in COUNT_KEYS},
+        counts=Counts.of({key: m[key] for key in COUNT_KEYS}),
         api_calls=int(m["api_calls"]),
         full_resync=bool(m["full_resync"]),
         pid=m["pid"],
@@ -86,6 +88,7 @@ def _run_record(row: sa.Row[Any]) -> RunRecord:
         trigger=m["trigger"],
         planning_at=m["planning_at"],
         syncing_at=m["syncing_at"],
+        sent=SentByKind(**{key: int(m[key]) for key in SENT_KEYS}),
     )
 
 
@@ -186,8 +189,10 @@ class RunStore:
         counts: Mapping[str, int],
         api_calls: int,
         error: str | None = None,
+        sent: SentByKind | None = None,
     ) -> None:
-        """Record the end of a run: final status, counters (missing keys are 0), error message."""
+        """Record the end of a run: final status, counters (missing keys are 0), error message,
+        and how the rows of each kind ended (``sent``, when known)."""
         if status not in FINISHED_STATUSES:
             raise ValueError(f"{status!r} is not a final status {FINISHED_STATUSES}")
         unknown = set(counts) - set(COUNT_KEYS)
@@ -200,7 +205,26 @@ class RunStore:
             error=error,
             api_calls=api_calls,
             **{key: int(counts.get(key, 0)) for key in COUNT_KEYS},
+            **(asdict(sent) if sent is not None else {}),
         )
+
+    def record_progress(
+        self,
+        run_id: str,
+        counts: Mapping[str, int],
+        api_calls: int,
+        sent: SentByKind | None = None,
+    ) -> None:
+        """A running run's counters and API calls so far (one UPDATE per checkpoint), so that a
+        run started anywhere can be watched from the store; a finished run is left as it is."""
+        values = {key: int(counts.get(key, 0)) for key in COUNT_KEYS}
+        values |= asdict(sent) if sent is not None else {}
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id, runs.c.status.in_(RUNNING_STATUSES))
+                .values(api_calls=api_calls, **values)
+            )
 
     def _update_run(self, run_id: str, **values: Any) -> None:
         with write_transaction(self._engine) as conn:
