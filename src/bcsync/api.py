@@ -7,8 +7,9 @@ file, a sync's snapshot). The CLI, the demo and a web UI read through it and not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,31 @@ from bcsync.errors import ConfigError, StateError
 from bcsync.run.debugger import har_json
 from bcsync.run.engine import Engine
 from bcsync.run.events import Observer
+from bcsync.run.field_changes import RowFields, field_changes, row_write
 from bcsync.run.results import MAX_LISTED_ROWS, CheckReport, PlanResult, RunResult
 from bcsync.run.snapshot import SnapshotEntry, SnapshotSummary, snapshot_path
-from bcsync.state import ApiCallRecord, RowOutcomeRecord, RunRecord, RunStore
+from bcsync.state import (
+    AlertStateRecord,
+    ApiCallRecord,
+    RowOutcomeRecord,
+    RunRecord,
+    RunStore,
+    call_log,
+    locks,
+    row_history,
+    run_history,
+)
+from bcsync.state.database import read_transaction
+from bcsync.state.row_history import ErrorGroup, OutcomeRow, RowRun
+from bcsync.state.run_history import (
+    CallPage,
+    OutcomePage,
+    RunCursor,
+    RunFilter,
+    RunPage,
+    SyncActivity,
+)
+from bcsync.vocabulary import RunStatus
 
 
 @dataclass(frozen=True)
@@ -167,6 +190,246 @@ class Project:
         rows were forgotten. Refused while a run of the sync is going."""
         self.config.sync(sync)
         return self.engine.snapshots.reset(sync, lease_seconds=self.engine.lock_lease_seconds)
+
+    # -- the web UI's Run and Row pages ------------------------------------------------------
+
+    def run_record(self, run_id: str) -> RunRecord:
+        """A recorded run (an id or a unique prefix) as stored, counts so far included while it
+        is going. A run the store says is going whose process is provably gone (it still holds
+        its sync's lock, a stale one: ``state/locks.py``) reads as ``interrupted`` with the
+        reason, as the sync's next run will record it: a page or a client polling it must not
+        wait for it forever. Raises ConfigError when no run or several match."""
+        with self.engine.open_store() as store:
+            record = _find_run(store, run_id)
+            return _unless_gone(store, record) if record.running else record
+
+    def error_groups(
+        self, run_id: str, *, pk: str | None = None, limit: int | None = None
+    ) -> list[ErrorGroup]:
+        """The run's rejected and invalid rows grouped by message, most rows first (the first
+        ``limit`` groups, when given)."""
+        with self.engine.open_store() as store:
+            return row_history.error_groups(store, run_id, pk=pk, limit=limit)
+
+    def error_group_rows(
+        self,
+        run_id: str,
+        outcome: str,
+        error: str | None,
+        *,
+        after: int = 0,
+        limit: int = 50,
+        pk: str | None = None,
+    ) -> list[OutcomeRow]:
+        """One group's rows after the row ``after`` (keyset paging), in recorded order."""
+        with self.engine.open_store() as store:
+            return row_history.group_rows(
+                store, run_id, outcome, error, after=after, limit=limit, pk=pk
+            )
+
+    def problem_rows(self, run_id: str) -> Iterator[RowOutcomeRecord]:
+        """Every rejected and invalid row of the run, for an export (read a page at a time)."""
+        with self.engine.open_store() as store:
+            yield from row_history.problem_rows(store, run_id)
+
+    def row_history(self, sync: str, pk: str, *, limit: int = 50) -> list[RowRun]:
+        """``pk``'s outcome in each run of ``sync``, newest first."""
+        self.config.sync(sync)
+        with self.engine.open_store() as store:
+            return row_history.row_runs(store, sync, pk, limit=limit)
+
+    def held_record(self, sync: str, pk: str) -> str | None:
+        """The id of the BigCommerce record ``pk`` holds, from the sync's snapshot (in a
+        PostgreSQL run store, its entries there). A local snapshot file is not opened while a
+        run of the sync has it: then the row's latest outcome says what it held."""
+        self.config.sync(sync)
+        with self.engine.open_store() as store:
+            if store.shared_snapshot(sync) is not None:
+                return row_history.shared_holding(store, sync, pk)
+        going = any(run.running for run in self.runs(sync, limit=1))
+        if not going and self.has_snapshot(sync):
+            try:
+                with self.engine.snapshots.open(sync) as snapshot:
+                    entry = snapshot.get([pk]).get(pk)
+                return entry.holds if entry is not None else None
+            except StateError:
+                pass  # taken by a run that just started: the run store says what it knows
+        for found in self.row_history(sync, pk, limit=5):
+            if found.record.dest_id is not None:
+                return found.record.dest_id
+        return None
+
+    def row_fields(self, sync: str, pk: str, run_id: str | None = None) -> RowFields | None:
+        """``pk``'s field-level before/after in run ``run_id`` (default: the latest run whose
+        calls carried it): last synced, sent, answered. None when no recorded call carried it."""
+        config = self.config.sync(sync)
+        with self.engine.open_store() as store:
+            if run_id is None:
+                latest = row_history.carrying_runs(store, sync, pk, limit=1)
+                if not latest:
+                    return None
+                run_id = latest[0]
+            record = _find_run(store, run_id)
+            if record.sync != sync:  # another sync's row of the same key is another row
+                raise ConfigError(f"run {record.run_id} is a run of {record.sync}, not of {sync}")
+            outcomes = store.outcomes(record.run_id, pk=pk)
+            dest_id = outcomes[-1].dest_id if outcomes else None
+            now = row_write(store.api_calls(record.run_id, pk=pk), pk, dest_id)
+            previous = row_history.previous_carrying_run(store, sync, pk, record.run_id)
+            before = None
+            if previous is not None:
+                earlier = store.outcomes(previous, pk=pk)
+                held = earlier[-1].dest_id if earlier else dest_id
+                before = row_write(store.api_calls(previous, pk=pk), pk, held)
+        return RowFields(record.run_id, previous, field_changes(config, before, now), now.call)
+
+    def control_panel_url(self, sync: str, dest_id: str) -> str:
+        """Where the record ``dest_id`` of ``sync``'s object opens in the store's control panel."""
+        config = self.config.sync(sync)
+        store_hash = self.config.destinations[config.destination].store_hash
+        base = f"https://store-{store_hash}.mybigcommerce.com/manage"
+        if config.object == "orders":
+            return f"{base}/orders/{int(dest_id)}"
+        return f"{base}/customers/{int(dest_id)}/edit"
+
+    # -- the web UI's Syncs and Sync pages, and its JSON API -----------------------------------
+
+    def sync_activity(self) -> list[SyncActivity]:
+        """Every sync of ``bcsync.yml`` with its last run, its run in progress and its open
+        alerts, in the order of the file."""
+        with self.engine.open_store() as store:
+            return run_history.activity(store.engine, list(self.config.syncs))
+
+    def live_run(self, sync: str) -> RunRecord | None:
+        """``sync``'s run in progress (the live holder of its lock), or None."""
+        self.config.sync(sync)
+        with self.engine.open_store() as store:
+            return run_history.live_run(store.engine, sync)
+
+    def sync_history(
+        self,
+        sync: str,
+        *,
+        where: RunFilter | None = None,
+        before: RunCursor | None = None,
+        limit: int = 25,
+    ) -> RunPage:
+        """``sync``'s runs matching ``where``, newest first, a page at a time (by key)."""
+        self.config.sync(sync)
+        with self.engine.open_store() as store:
+            return run_history.history(
+                store.engine, sync, where=where or RunFilter(), before=before, limit=limit
+            )
+
+    def outcomes_page(
+        self, run_id: str, *, outcome: str | None = None, after: int | None = None, limit: int = 100
+    ) -> OutcomePage:
+        """A page of the run's row outcomes (optionally of one kind), in recorded order."""
+        with self.engine.open_store() as store:
+            record = _find_run(store, run_id)
+            return run_history.outcomes_page(
+                store.engine, record.run_id, outcome=outcome, after=after, limit=limit
+            )
+
+    def calls_page(self, run_id: str, *, after: int | None = None, limit: int = 100) -> CallPage:
+        """A page of the run's recorded API calls (redacted), in sequence order."""
+        with self.engine.open_store() as store:
+            record = _find_run(store, run_id)
+            return run_history.calls_page(store.engine, record.run_id, after=after, limit=limit)
+
+    # -- the web UI's live debugger and Alerts page ------------------------------------------
+
+    def debugger_calls(
+        self,
+        run_id: str,
+        where: call_log.CallFilter | None = None,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> call_log.FilteredCalls:
+        """A page of the run's recorded calls that match ``where``, keyset-paged by ``seq``."""
+        with self.engine.open_store() as store:
+            record = _find_run(store, run_id)
+            return call_log.filtered_calls(
+                store,
+                record.run_id,
+                where or call_log.CallFilter(),
+                after=after,
+                before=before,
+                limit=limit,
+            )
+
+    def call_facets(self, run_id: str) -> call_log.CallFacets:
+        """The methods and endpoints the run's calls used (what its calls filter by)."""
+        with self.engine.open_store() as store:
+            return call_log.call_facets(store, _find_run(store, run_id).run_id)
+
+    def call(self, run_id: str, seq: int) -> ApiCallRecord | None:
+        """The run's call number ``seq`` (None: no such call); ConfigError for an unknown run."""
+        with self.engine.open_store() as store:
+            return call_log.get_call(store, _find_run(store, run_id).run_id, seq)
+
+    def filtered_har(self, run_id: str, where: call_log.CallFilter) -> str:
+        """The run's calls that match ``where`` as a HAR 1.2 document (redacted like ``har``)."""
+        with self.engine.open_store() as store:
+            record = _find_run(store, run_id)
+            calls = call_log.matching_calls(store, record.run_id, where)
+        sync = self.config.syncs.get(record.sync)
+        if sync is None:
+            raise ConfigError(
+                f"run {record.run_id} is of sync {record.sync!r}, which bcsync.yml no longer"
+                " defines: the store its calls went to is unknown"
+            )
+        destination = self.config.destinations[sync.destination]
+        base = f"{destination.api_url.rstrip('/')}/stores/{destination.store_hash}"
+        return har_json(calls, base_url=base)
+
+    def alert_states(self) -> list[AlertStateRecord]:
+        """Every alert trigger state the run store holds (a trigger never fired has none)."""
+        with self.engine.open_store() as store:
+            return call_log.all_alert_states(store)
+
+    def notifications(
+        self, *, before: int | None = None, limit: int = 20
+    ) -> call_log.NotificationPage:
+        """The alert notifications sent, newest first, keyset-paged by id."""
+        with self.engine.open_store() as store:
+            return call_log.notifications(store, before=before, limit=limit)
+
+    def notification(self, notification_id: int) -> call_log.NotificationRecord | None:
+        with self.engine.open_store() as store:
+            return call_log.get_notification(store, notification_id)
+
+    def send_test_alert(self, channel: str) -> call_log.NotificationRecord:
+        """Send a test message through ``channel`` with the real delivery code and record it in
+        the history; returns that record (delivered or not, its error redacted). Raises
+        ConfigError for a channel bcsync.yml does not define."""
+        from bcsync.alerts.dispatch import send_test
+
+        channels = self.config.alerts.channels if self.config.alerts is not None else {}
+        if channel not in channels:
+            known = ", ".join(sorted(channels)) or "none defined"
+            raise ConfigError(f"unknown alert channel {channel!r} (defined: {known})")
+        with self.engine.open_store() as store:
+            _, recorded = send_test(self.config, channel, store=store)
+            found = call_log.get_notification(store, recorded) if recorded is not None else None
+        if found is None:
+            raise StateError(f"the test message to {channel!r} could not be recorded")
+        return found
+
+
+def _unless_gone(store: RunStore, record: RunRecord) -> RunRecord:
+    """``record`` of a run in progress, or, when the process running it is gone, the record the
+    next run of its sync will write (``interrupted``, and why)."""
+    with read_transaction(store.engine) as conn:
+        held = locks.get_lock(conn, record.sync)
+    if held is None or held.run_id != record.run_id:
+        return record  # not locked yet (the run is starting), or already taken over and closed
+    reason = locks.stale_reason(held, str(record.status), datetime.now(UTC))
+    if reason is None:
+        return record
+    return replace(record, status=RunStatus.INTERRUPTED, error=reason)
 
 
 def _find_run(store: RunStore, run_id: str) -> RunRecord:

@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bcsync.api import load_project
 from bcsync.cli import alerts as cli
 from bcsync.cli.alerts import alerts_app
 from bcsync.retry import RetryPolicy
@@ -29,6 +30,9 @@ def test_slack_test_message(alert_project: AlertProject) -> None:
     assert "sent a test message to 'team' (slack)" in result.stdout
     (request,) = alert_project.http.of("slack")
     assert request.body["text"].startswith("[TEST] bcsync alert channel 'team' works")
+    # Kept in the history of notifications the Alerts page shows, as a test from the UI is.
+    (sent,) = load_project(alert_project.dir).notifications().items
+    assert (sent.channel, sent.trigger, sent.delivered) == ("team", "test", True)
 
 
 def test_pagerduty_test_message_is_resolved_at_once(alert_project: AlertProject) -> None:

@@ -19,7 +19,7 @@ import httpx
 
 from bcsync.alerts import email, pagerduty, slack, sms
 from bcsync.alerts.delivery import DEFAULT_RETRY, Delivery, Outgoing, send_with_retries
-from bcsync.alerts.messages import AlertMessage, compose
+from bcsync.alerts.messages import AlertMessage, channel_test_message, compose
 from bcsync.alerts.redaction import Redactor, project_secrets, redacted_http_logs
 from bcsync.alerts.triggers import LEVELS, TRIGGERS, Level, dedup_key, evaluate
 from bcsync.config.alerts import (
@@ -32,7 +32,7 @@ from bcsync.config.alerts import (
 from bcsync.config.project import ProjectConfig
 from bcsync.retry import RetryPolicy
 from bcsync.run.results import RunResult
-from bcsync.state import RunStore
+from bcsync.state import RunStore, call_log
 
 LOG = logging.getLogger("bcsync.alerts")
 
@@ -118,6 +118,69 @@ def send_message(
     return Delivery(name, channel.type, message.trigger, message.level, delivered, attempts, error)
 
 
+def record_delivery(
+    store: RunStore,
+    message: AlertMessage,
+    delivery: Delivery,
+    *,
+    redact: Redactor,
+    log: logging.Logger = LOG,
+) -> int | None:
+    """Add ``delivery`` to the history of notifications (the UI's Alerts page); returns its id.
+    Never raises: a history that cannot be written must not stop the alerts themselves."""
+    try:
+        return call_log.record_notification(
+            store,
+            sync=message.sync,
+            trigger=message.trigger,
+            state=delivery.state,
+            channel=delivery.channel,
+            kind=delivery.kind,
+            delivered=delivery.delivered,
+            attempts=delivery.attempts,
+            error=delivery.error,
+            run_id=message.run_id,
+            title=message.title,
+        )
+    except Exception as exc:
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        log.error("alert to channel %r not added to the history: %s", delivery.channel, reason)
+        return None
+
+
+def send_test(
+    config: ProjectConfig,
+    channel: str,
+    *,
+    store: RunStore | None = None,
+    log: logging.Logger = LOG,
+    policy: RetryPolicy = DEFAULT_RETRY,
+) -> tuple[Delivery, int | None]:
+    """Send a clearly labelled test message through ``channel`` (a PagerDuty test is resolved at
+    once, leaving no open incident); with ``store``, record it in the history. Returns the
+    delivery and its history id. Raises ``KeyError`` for a channel bcsync.yml does not define."""
+    channels = config.alerts.channels if config.alerts is not None else {}
+    settings = channels[channel]
+    redact = Redactor.of(project_secrets(config))
+    message = channel_test_message(channel)
+    with redacted_http_logs(redact), httpx.Client(timeout=policy.timeout) as http:
+        extra = (
+            [pagerduty.resolve(settings, message, http)]
+            if isinstance(settings, PagerDutyChannel)
+            else []
+        )
+        delivery = send_message(
+            channel, settings, message, http=http, redact=redact, log=log, policy=policy,
+            extra=extra,
+        )  # fmt: skip
+    recorded = (
+        record_delivery(store, message, delivery, redact=redact, log=log)
+        if store is not None
+        else None
+    )
+    return delivery, recorded
+
+
 def _previous_levels(store: RunStore, sync: str) -> dict[str, Level]:
     levels: dict[str, Level] = {}
     for trigger in TRIGGERS:
@@ -181,18 +244,18 @@ def notify_run(
                     if name not in channels:  # the config check makes this unreachable
                         log.error("alert channel %r of sync %s is not defined", name, result.sync)
                         continue
-                    deliveries.append(
-                        send_message(
-                            name,
-                            channels[name],
-                            message,
-                            http=http,
-                            redact=redact,
-                            log=log,
-                            policy=policy,
-                            sleep=sleep,
-                        )
+                    delivery = send_message(
+                        name,
+                        channels[name],
+                        message,
+                        http=http,
+                        redact=redact,
+                        log=log,
+                        policy=policy,
+                        sleep=sleep,
                     )
+                    deliveries.append(delivery)
+                    record_delivery(store, message, delivery, redact=redact, log=log)
     except Exception as exc:  # a bug here must not fail a sync that has already finished
         log.error(
             "alerts for run %s of sync %s stopped: %s",

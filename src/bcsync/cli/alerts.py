@@ -7,22 +7,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 
-from bcsync.alerts.delivery import DEFAULT_RETRY, Outgoing
-from bcsync.alerts.dispatch import send_message
-from bcsync.alerts.messages import channel_test_message
-from bcsync.alerts.pagerduty import resolve
-from bcsync.alerts.redaction import Redactor, project_secrets, redacted_http_logs
-from bcsync.config.alerts import PagerDutyChannel
+from bcsync.alerts.delivery import DEFAULT_RETRY
+from bcsync.alerts.dispatch import send_test
 from bcsync.config.project import load_config
-from bcsync.errors import ConfigError
+from bcsync.errors import BcsyncError, ConfigError
+from bcsync.state import RunStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,25 +67,13 @@ def test_channel(
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_USAGE)
-    settings = channels[channel]
-    redact = Redactor.of(project_secrets(config))
-    message = channel_test_message(channel)
     log = logging.getLogger("bcsync.alerts")
-    with redacted_http_logs(redact), httpx.Client(timeout=RETRY.timeout) as http:
-        # A PagerDuty test alert is resolved at once, so it leaves no open incident behind.
-        extra: list[Outgoing] = (
-            [resolve(settings, message, http)] if isinstance(settings, PagerDutyChannel) else []
-        )
-        delivery = send_message(
-            channel,
-            settings,
-            message,
-            http=http,
-            redact=redact,
-            log=log,
-            policy=RETRY,
-            extra=extra,
-        )
+    with contextlib.ExitStack() as stack:
+        store: RunStore | None = None
+        with contextlib.suppress(BcsyncError):  # a test still goes out without a run store
+            store = stack.enter_context(RunStore.open(config.state_url))
+        # Recorded in the run store's history of notifications, as a test from the UI is.
+        delivery, _ = send_test(config, channel, store=store, log=log, policy=RETRY)
     if delivery.delivered:
         out.print(f"sent a test message to '{channel}' ({delivery.kind})", markup=False)
         raise typer.Exit(EXIT_OK)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -14,6 +14,11 @@ from fastapi.templating import Jinja2Templates
 from bcsync.api import Project
 
 HERE = Path(__file__).parent
+# The largest key (a call's ``seq``, a row's or a notification's id) a page may be asked for: a
+# store's integers are 64-bit, and a bigger number in a link is a 422, not a 500 from the driver.
+MAX_KEY = 2**63 - 1
+Key = Annotated[int, Query(ge=0, le=MAX_KEY)]
+OptionalKey = Annotated[int | None, Query(ge=0, le=MAX_KEY)]
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,10 @@ def project_of(request: Request) -> Project:
 
 def create_app(project: Project, settings: UiSettings | None = None) -> FastAPI:
     """The app for ``project``; pages and API routes are the routers of ``web.pages``."""
-    from bcsync.web.pages import ROUTERS
+    from bcsync.web.pages import API, PAGES
+    from bcsync.web.runner import Runner
+    from bcsync.web.security import SecurityMiddleware, Sessions
+    from bcsync.web.security import router as login_router
 
     app = FastAPI(
         title="bcsync",
@@ -59,7 +67,13 @@ def create_app(project: Project, settings: UiSettings | None = None) -> FastAPI:
     app.state.project = project
     app.state.settings = settings or UiSettings()
     app.state.templates = templates()
+    app.state.runner = Runner()  # the runs this server starts (Run now, the API)
+    app.state.sessions = Sessions()
+    # Login, sessions and CSRF in front of every route, static files included.
+    app.add_middleware(SecurityMiddleware, settings=app.state.settings, sessions=app.state.sessions)
+    app.include_router(login_router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in ROUTERS:
-        app.include_router(router)
+    for router in PAGES:
+        app.include_router(router, include_in_schema=False)
+    app.include_router(API)
     return app

@@ -2,6 +2,15 @@
 
 from fastapi import APIRouter
 
-from bcsync.web.pages import syncs
+from bcsync.web.pages import alerts, api, debugger, row, run, sync, syncs
 
-ROUTERS: tuple[APIRouter, ...] = (syncs.router,)
+# The HTML pages; their routes stay out of the OpenAPI document, which describes the JSON API.
+PAGES: tuple[APIRouter, ...] = (
+    syncs.router,
+    run.router,
+    row.router,
+    debugger.router,
+    alerts.router,
+    sync.router,
+)
+API = api.router
