@@ -14,6 +14,7 @@ from bcsync.state.run_history import RUNNING, RunCursor, RunFilter
 from bcsync.vocabulary import FINISHED
 from bcsync.web.app import project_of, render
 from bcsync.web.charts import RunBar, sent_and_rejected
+from bcsync.web.live import duration_text
 from bcsync.web.pages.syncs import unknown_sync
 from bcsync.web.security import masked_config
 
@@ -66,14 +67,7 @@ def _filters(request: Request) -> tuple[RunFilter, dict[str, str], list[str]]:
 def _duration(run: Any) -> str:
     if run.finished_at is None:
         return "running" if run.running else ""
-    seconds = (run.finished_at - run.started_at).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return duration_text((run.finished_at - run.started_at).total_seconds())
 
 
 @router.get("/syncs/{name}", response_class=HTMLResponse, name="sync")
