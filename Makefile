@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(PY) bench/sync_bench.py
 	$(PY) bench/calls_bench.py
 	$(PY) bench/shared_snapshot_bench.py
+	$(PY) bench/history_bench.py
 
 # The model-based chaos test, long: 25 rounds in each of its 10 scenarios, random seeds (a failure
 # prints the command that replays it). Figures: one line per scenario, and a JSON file (its path

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 import bcsync
+from bcsync.api import HarTooLarge
 from bcsync.errors import ConfigError
+from bcsync.state.call_log import CallFilter
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_customers_sync import UPSERT_BY_EMAIL, customer
 
@@ -44,6 +46,16 @@ def test_a_run_is_read_back_through_the_project(sync_project: SyncProject, emula
     har = json.loads(project.har(ran.run_id))
     urls = {entry["request"]["url"] for entry in har["log"]["entries"]}
     assert f"{emulator.api_url}/stores/{emulator.store_hash}/v3/customers" in urls
+
+    everything = CallFilter()
+    assert json.loads(project.filtered_har(ran.run_id, everything)) == har
+    assert len(
+        json.loads(project.filtered_har(ran.run_id, everything, max_calls=len(calls.calls)))["log"][
+            "entries"
+        ]
+    ) == len(calls.calls)
+    with pytest.raises(HarTooLarge, match=f"more than {len(calls.calls) - 1} calls match"):
+        project.filtered_har(ran.run_id, everything, max_calls=len(calls.calls) - 1)
 
     assert project.reset("customers") == state.summary.total
     after = project.state("customers").summary

@@ -7,6 +7,8 @@ file, a sync's snapshot). The CLI, the demo and a web UI read through it and not
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bcsync.config.project import ProjectConfig
-from bcsync.errors import ConfigError, StateError
+from bcsync.errors import BcsyncError, ConfigError, StateError
 from bcsync.run.debugger import har_json
 from bcsync.run.engine import Engine
 from bcsync.run.events import Observer
@@ -93,12 +95,35 @@ class RunCalls:
         return self.outcome.to_json() | {"outcome": self.outcome.outcome}
 
 
+class HarTooLarge(BcsyncError):
+    """A HAR of this many calls is refused (see ``Project.filtered_har``)."""
+
+
 class Project:
     """The Python API: ``bcsync.load_project(path).run("vip_customers")``."""
 
     def __init__(self, config: ProjectConfig, observers: Sequence[Observer] = ()) -> None:
         self.config = config
         self.engine = Engine(config, observers=observers)
+        self._store: RunStore | None = None
+        self._opening = threading.Lock()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[RunStore]:
+        """The run store, opened once and kept for this Project's reads: opening costs 2-40 ms
+        (an engine, a connection, the schema version), and one web page reads it many times.
+        Its connection pool serves any thread; each read is its own transaction."""
+        with self._opening:
+            if self._store is None:
+                self._store = self.engine.open_store()
+        yield self._store
+
+    def close(self) -> None:
+        """Let the kept run store go (a Project stays usable: it opens again when read)."""
+        with self._opening:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
     # -- syncs -------------------------------------------------------------------------------
 
@@ -124,14 +149,14 @@ class Project:
 
     def runs(self, sync: str | None = None, *, limit: int = 20) -> list[RunRecord]:
         """The latest runs (of one sync, or of all), newest first."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return store.list_runs(sync, limit=limit)
 
     def result(self, run_id: str, *, limit: int | None = MAX_LISTED_ROWS) -> RunResult:
         """A recorded run (``run_id`` or a unique prefix) as a RunResult, with its first
         ``limit`` rejected and invalid rows (None: all). Raises ConfigError when no run or
         several match."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             rejected = store.outcomes(record.run_id, kinds=["rejected"], limit=limit)
             invalid = store.outcomes(record.run_id, kinds=["invalid"], limit=limit)
@@ -151,7 +176,7 @@ class Project:
 
     def calls(self, run_id: str, *, pk: str | None = None) -> RunCalls:
         """A recorded run's API calls in order; with ``pk``, those that carried that row."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             calls = store.api_calls(record.run_id, pk=pk)
             outcomes = store.outcomes(record.run_id, pk=pk) if pk is not None else []
@@ -199,7 +224,7 @@ class Project:
         its sync's lock, a stale one: ``state/locks.py``) reads as ``interrupted`` with the
         reason, as the sync's next run will record it: a page or a client polling it must not
         wait for it forever. Raises ConfigError when no run or several match."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             return _unless_gone(store, record) if record.running else record
 
@@ -208,7 +233,7 @@ class Project:
     ) -> list[ErrorGroup]:
         """The run's rejected and invalid rows grouped by message, most rows first (the first
         ``limit`` groups, when given)."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return row_history.error_groups(store, run_id, pk=pk, limit=limit)
 
     def error_group_rows(
@@ -222,20 +247,20 @@ class Project:
         pk: str | None = None,
     ) -> list[OutcomeRow]:
         """One group's rows after the row ``after`` (keyset paging), in recorded order."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return row_history.group_rows(
                 store, run_id, outcome, error, after=after, limit=limit, pk=pk
             )
 
     def problem_rows(self, run_id: str) -> Iterator[RowOutcomeRecord]:
         """Every rejected and invalid row of the run, for an export (read a page at a time)."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             yield from row_history.problem_rows(store, run_id)
 
     def row_history(self, sync: str, pk: str, *, limit: int = 50) -> list[RowRun]:
         """``pk``'s outcome in each run of ``sync``, newest first."""
         self.config.sync(sync)
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return row_history.row_runs(store, sync, pk, limit=limit)
 
     def held_record(self, sync: str, pk: str) -> str | None:
@@ -243,7 +268,7 @@ class Project:
         PostgreSQL run store, its entries there). A local snapshot file is not opened while a
         run of the sync has it: then the row's latest outcome says what it held."""
         self.config.sync(sync)
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             if store.shared_snapshot(sync) is not None:
                 return row_history.shared_holding(store, sync, pk)
         going = any(run.running for run in self.runs(sync, limit=1))
@@ -263,7 +288,7 @@ class Project:
         """``pk``'s field-level before/after in run ``run_id`` (default: the latest run whose
         calls carried it): last synced, sent, answered. None when no recorded call carried it."""
         config = self.config.sync(sync)
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             if run_id is None:
                 latest = row_history.carrying_runs(store, sync, pk, limit=1)
                 if not latest:
@@ -297,13 +322,13 @@ class Project:
     def sync_activity(self) -> list[SyncActivity]:
         """Every sync of ``bcsync.yml`` with its last run, its run in progress and its open
         alerts, in the order of the file."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return run_history.activity(store.engine, list(self.config.syncs))
 
     def live_run(self, sync: str) -> RunRecord | None:
         """``sync``'s run in progress (the live holder of its lock), or None."""
         self.config.sync(sync)
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return run_history.live_run(store.engine, sync)
 
     def sync_history(
@@ -316,7 +341,7 @@ class Project:
     ) -> RunPage:
         """``sync``'s runs matching ``where``, newest first, a page at a time (by key)."""
         self.config.sync(sync)
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return run_history.history(
                 store.engine, sync, where=where or RunFilter(), before=before, limit=limit
             )
@@ -325,7 +350,7 @@ class Project:
         self, run_id: str, *, outcome: str | None = None, after: int | None = None, limit: int = 100
     ) -> OutcomePage:
         """A page of the run's row outcomes (optionally of one kind), in recorded order."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             return run_history.outcomes_page(
                 store.engine, record.run_id, outcome=outcome, after=after, limit=limit
@@ -333,7 +358,7 @@ class Project:
 
     def calls_page(self, run_id: str, *, after: int | None = None, limit: int = 100) -> CallPage:
         """A page of the run's recorded API calls (redacted), in sequence order."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             return run_history.calls_page(store.engine, record.run_id, after=after, limit=limit)
 
@@ -349,7 +374,7 @@ class Project:
         limit: int = 100,
     ) -> call_log.FilteredCalls:
         """A page of the run's recorded calls that match ``where``, keyset-paged by ``seq``."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             record = _find_run(store, run_id)
             return call_log.filtered_calls(
                 store,
@@ -362,19 +387,29 @@ class Project:
 
     def call_facets(self, run_id: str) -> call_log.CallFacets:
         """The methods and endpoints the run's calls used (what its calls filter by)."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return call_log.call_facets(store, _find_run(store, run_id).run_id)
 
     def call(self, run_id: str, seq: int) -> ApiCallRecord | None:
         """The run's call number ``seq`` (None: no such call); ConfigError for an unknown run."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return call_log.get_call(store, _find_run(store, run_id).run_id, seq)
 
-    def filtered_har(self, run_id: str, where: call_log.CallFilter) -> str:
-        """The run's calls that match ``where`` as a HAR 1.2 document (redacted like ``har``)."""
-        with self.engine.open_store() as store:
+    def filtered_har(
+        self, run_id: str, where: call_log.CallFilter, *, max_calls: int | None = None
+    ) -> str:
+        """The run's calls that match ``where`` as a HAR 1.2 document (redacted like ``har``).
+        Raises ``HarTooLarge`` for more than ``max_calls`` calls: the document is built in
+        memory, and a run of 180,000 calls would take gigabytes."""
+        with self._reading() as store:
             record = _find_run(store, run_id)
-            calls = call_log.matching_calls(store, record.run_id, where)
+            limit = max_calls + 1 if max_calls is not None else None
+            calls = call_log.matching_calls(store, record.run_id, where, limit=limit)
+        if max_calls is not None and len(calls) > max_calls:
+            raise HarTooLarge(
+                f"more than {max_calls:,} calls match: too many for one HAR file; narrow it with"
+                " the filters (status, endpoint, method, primary key)"
+            )
         sync = self.config.syncs.get(record.sync)
         if sync is None:
             raise ConfigError(
@@ -387,18 +422,18 @@ class Project:
 
     def alert_states(self) -> list[AlertStateRecord]:
         """Every alert trigger state the run store holds (a trigger never fired has none)."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return call_log.all_alert_states(store)
 
     def notifications(
         self, *, before: int | None = None, limit: int = 20
     ) -> call_log.NotificationPage:
         """The alert notifications sent, newest first, keyset-paged by id."""
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return call_log.notifications(store, before=before, limit=limit)
 
     def notification(self, notification_id: int) -> call_log.NotificationRecord | None:
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             return call_log.get_notification(store, notification_id)
 
     def send_test_alert(self, channel: str) -> call_log.NotificationRecord:
@@ -411,7 +446,7 @@ class Project:
         if channel not in channels:
             known = ", ".join(sorted(channels)) or "none defined"
             raise ConfigError(f"unknown alert channel {channel!r} (defined: {known})")
-        with self.engine.open_store() as store:
+        with self._reading() as store:
             _, recorded = send_test(self.config, channel, store=store)
             found = call_log.get_notification(store, recorded) if recorded is not None else None
         if found is None:

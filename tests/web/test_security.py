@@ -228,6 +228,22 @@ def test_a_sync_s_configuration_is_shown_with_every_secret_of_the_project_masked
     assert "mode: upsert" in shown and "field: first_name" in shown
 
 
+def test_a_schedule_is_shown_as_written(sync_project: Any) -> None:
+    from bcsync.config.project import load_config
+    from bcsync.web.security import masked_config
+
+    sync_project.configure(
+        CUSTOMERS
+        + "  schedule: {every: 1h30m, start_at: '2026-01-01T00:00:00+00:00'}\n"
+        + "  misfire_grace: 5m\n"
+    )
+
+    shown = masked_config(load_config(sync_project.dir), "vip_customers")
+
+    assert "every: 1h30m" in shown and "misfire_grace: 5m" in shown, shown
+    assert "2026-01-01T00:00:00+00:00" in shown, shown
+
+
 def test_chromium_logs_in_once_and_a_page_of_another_site_cannot_post_for_it(
     sync_project: Any, ui_server: Any, page: Any
 ):

@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -387,6 +388,19 @@ def state_reset(
         )
     forgotten = project.reset(sync)
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
+
+
+@app.command()
+@reports_errors
+def schedule(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Each sync's schedule in plain words and its next five fire times."""
+    from bcsync.config.schedule import schedule_report
+
+    report = schedule_report(_config(ctx).syncs.values(), datetime.now(UTC))
+    if as_json:
+        emit_json({"syncs": report})
+    else:
+        render.schedules(_out(), report)
 
 
 @app.command()

@@ -330,3 +330,23 @@ def api_calls(
         out.print(f"row {escape(pk)}: [bold]{row.get('outcome')}[/bold] {escape(str(reason))}")
     else:
         out.print(f"row {escape(pk)}: no outcome recorded in this run")
+
+
+def schedules(out: Console, report: Sequence[Mapping[str, Any]]) -> None:
+    """``bcsync schedule``: per sync, its schedule in words and its next fire times."""
+    if not report:
+        out.print("No syncs defined.")
+        return
+    for entry in report:
+        out.print(f"[bold]{escape(entry['sync'])}[/bold]: {escape(entry['description'])}")
+        for tick in entry["next_fire_times"]:
+            utc = datetime.fromisoformat(tick["utc"]).strftime("%Y-%m-%d %H:%M UTC")
+            line = f"  {utc}"
+            if tick["local"] is not None:
+                local = datetime.fromisoformat(tick["local"])
+                zone = entry["schedule"]["timezone"]
+                line += f"  ({local.strftime('%Y-%m-%d %H:%M')} {escape(zone)})"
+            out.print(line)
+        plan = entry["schedule"]
+        if plan is not None and plan["kind"] != "after" and not entry["next_fire_times"]:
+            out.print("  [dim]no more fire times (end_at has passed)[/dim]")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -31,6 +32,7 @@ from pydantic import (
 from bcsync.config import database_url
 from bcsync.config.alerts import AlertPolicy, AlertsConfig, SyncAlertsConfig
 from bcsync.config.issues import ConfigIssue, Frozen, describe_validation_error
+from bcsync.config.schedule import Duration, ScheduleConfig
 from bcsync.config.yamlsource import LocatedDocument, display_name, format_path, read_yaml
 from bcsync.errors import ConfigError
 
@@ -172,6 +174,9 @@ class SyncConfig(Frozen):
     max_delete_fraction: float = Field(default=0.5, ge=0.0, le=1.0)
     create_missing_attributes: bool = False
     alerts: SyncAlertsConfig | None = None
+    schedule: ScheduleConfig | None = None  # None: manual only
+    on_overlap: Literal["skip", "queue_one"] = "skip"
+    misfire_grace: Duration = timedelta(minutes=1)  # how late a tick may still fire
 
     @model_validator(mode="before")
     @classmethod
@@ -257,7 +262,29 @@ class ProjectConfig(Frozen):
                         ("syncs", name, "alerts", "channels", index),
                         _unknown("channel", channel, channels),
                     )
+        self._check_after_schedules()
         return self
+
+    def _check_after_schedules(self) -> None:
+        """Every sync an ``after:`` schedule names exists, and no chain comes back on itself."""
+        follows: dict[str, list[str]] = {}
+        for name, sync in self.syncs.items():
+            if sync.schedule is None or sync.schedule.after is None:
+                continue
+            for index, other in enumerate(sync.schedule.after):
+                where = ("syncs", name, "schedule", "after", index)
+                if other == name:
+                    raise ConfigIssue(where, "a sync cannot run after itself")
+                if other not in self.syncs:
+                    raise ConfigIssue(where, _unknown("sync", other, self.syncs))
+            follows[name] = sync.schedule.after
+        for start in follows:
+            cycle = _cycle_from(start, follows)
+            if cycle:
+                raise ConfigIssue(
+                    ("syncs", start, "schedule", "after", follows[start].index(cycle[1])),
+                    "the after: schedules form a cycle: " + " after ".join(cycle),
+                )
 
     def locate(self, *keys: str | int) -> str:
         """``"bcsync.yml:14"``: where the key path was written (or its nearest written ancestor)."""
@@ -298,6 +325,27 @@ class ProjectConfig(Frozen):
         if self.alerts is None:
             return AlertPolicy()
         return self.alerts.policy_for(own)
+
+
+def _cycle_from(start: str, follows: dict[str, list[str]]) -> list[str] | None:
+    """A path start → … → start along ``after:`` edges, or None (depth-first search)."""
+    path = [start]
+    seen: set[str] = set()
+
+    def visit(name: str) -> bool:
+        for other in follows.get(name, []):
+            if other == start:
+                path.append(start)
+                return True
+            if other not in seen:
+                seen.add(other)
+                path.append(other)
+                if visit(other):
+                    return True
+                path.pop()
+        return False
+
+    return path if visit(start) else None
 
 
 def _unknown(kind: str, name: str, known: Any = ()) -> str:

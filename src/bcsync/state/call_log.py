@@ -161,9 +161,13 @@ def filtered_calls(
     return FilteredCalls(tuple(rows), earlier=earlier, later=later)
 
 
-def matching_calls(store: RunStore, run_id: str, where: CallFilter) -> list[ApiCallRecord]:
-    """Every call of the run that matches, in order (for a HAR of the filter)."""
+def matching_calls(
+    store: RunStore, run_id: str, where: CallFilter, *, limit: int | None = None
+) -> list[ApiCallRecord]:
+    """Every call of the run that matches (the first ``limit``), in order (for a HAR)."""
     query = sa.select(api_calls).where(*_conditions(run_id, where)).order_by(api_calls.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
     with read_transaction(store.engine) as conn:
         return [_call_record(row) for row in conn.execute(query)]
 

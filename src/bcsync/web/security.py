@@ -37,6 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -498,6 +499,15 @@ def scrub(text: str, secrets_: Iterable[str]) -> str:
     return text
 
 
+def _spelled(value: timedelta) -> str:
+    """A duration the way ``bcsync.yml`` writes one (``1h30m``, ``90s`` stays ``1m30s``)."""
+    seconds, text = int(value.total_seconds()), ""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        text += f"{count}{unit}" if count else ""
+    return text or "0s"
+
+
 def masked_config(config: ProjectConfig, sync: str) -> str:
     """The sync's configuration as YAML, as written in ``bcsync.yml`` (keys left out stay out),
     with its destination (``access_token: ***``) and every secret of the project masked."""
@@ -518,6 +528,10 @@ def masked_config(config: ProjectConfig, sync: str) -> str:
             return [plain(item) for item in value]
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
+        if isinstance(value, timedelta):  # as bcsync.yml spells it: 5m, 1h30m
+            return _spelled(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
         return str(value)
 
     chosen = config.sync(sync)

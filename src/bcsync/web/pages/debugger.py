@@ -14,11 +14,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from bcsync.api import Project
+from bcsync.api import HarTooLarge, Project
 from bcsync.errors import ConfigError
 from bcsync.state import ApiCallRecord, RunRecord
 from bcsync.state.call_log import STATUS_CLASSES, CallFilter, endpoint_of
 from bcsync.web.app import MAX_KEY, Key, OptionalKey, project_of, render
+
+# A HAR is built in memory: about 2.6 KB a call, so 20,000 calls is some 50 MB.
+HAR_MAX_CALLS = 20_000
 
 router = APIRouter()
 
@@ -258,9 +261,11 @@ def har_download(
     where = _filter(status, endpoint, method, pk)
     run = _run(project, run_id)
     try:
-        document = project.filtered_har(run.run_id, where)
+        document = project.filtered_har(run.run_id, where, max_calls=HAR_MAX_CALLS)
     except ConfigError as exc:
         raise HTTPException(409, str(exc)) from None
+    except HarTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
     name = f"bcsync-{run.run_id[:8]}{'-filtered' if where.active else ''}.har"
     return Response(
         document,
