@@ -202,7 +202,7 @@ def test_a_sync_s_configuration_is_shown_with_every_secret_of_the_project_masked
     sync_project: Any,
 ):
     from bcsync.config.project import load_config
-    from bcsync.web.security import masked_config
+    from bcsync.web.masking import masked_config
 
     webhook = "https://hooks.slack.example/T000/B000/very-secret-path"
     with open(sync_project.dir / ".env", "a") as env:
@@ -230,7 +230,7 @@ def test_a_sync_s_configuration_is_shown_with_every_secret_of_the_project_masked
 
 def test_a_schedule_is_shown_as_written(sync_project: Any) -> None:
     from bcsync.config.project import load_config
-    from bcsync.web.security import masked_config
+    from bcsync.web.masking import masked_config
 
     sync_project.configure(
         CUSTOMERS

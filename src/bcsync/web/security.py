@@ -23,7 +23,7 @@ without a token on a loopback server (``curl -H 'Content-Type: application/json'
 another site cannot send JSON to us without a CORS preflight, which this server never grants.
 Static files (CSS, JS) are public. Behind a reverse proxy, pass the browser's ``Host`` on.
 
-``masked_config`` is the other half of keeping secrets out of pages: a sync's configuration with
+``web.masking`` is the other half of keeping secrets out of pages: a sync's configuration with
 every secret of the project replaced by ``***``.
 """
 
@@ -36,20 +36,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
 from urllib.parse import quote, unquote, urlsplit
 
-import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, SecretStr
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bcsync.config.database_url import password_spans
-from bcsync.config.project import ProjectConfig
 from bcsync.web.app import UiSettings, render
 from bcsync.web.server import is_loopback
 
@@ -58,7 +52,6 @@ CSRF_COOKIE = "bcsync_csrf"  # what every browser's CSRF token derives from
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_PATH = "/login"
-MASK = "***"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PREFIXES = ("/static/",)
 MAX_FORM_BYTES = 1 << 20
@@ -464,80 +457,3 @@ def log_out(request: Request) -> Response:
         )
     )
     return response
-
-
-# -- secrets out of pages ----------------------------------------------------------------------
-
-
-def project_secrets(config: ProjectConfig) -> list[str]:
-    """Every secret value of the project: access tokens, alert secrets, database passwords."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, SecretStr):
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-        elif isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(config)
-    for url in (config.warehouse.url, config.state.url):
-        found.extend(url[start:end] for start, end in password_spans(url))
-    return [secret for secret in found if len(secret) >= 3]
-
-
-def scrub(text: str, secrets_: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret replaced by ``***`` (longest first)."""
-    for secret in sorted(set(secrets_), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def _spelled(value: timedelta) -> str:
-    """A duration the way ``bcsync.yml`` writes one (``1h30m``, ``90s`` stays ``1m30s``)."""
-    seconds, text = int(value.total_seconds()), ""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        text += f"{count}{unit}" if count else ""
-    return text or "0s"
-
-
-def masked_config(config: ProjectConfig, sync: str) -> str:
-    """The sync's configuration as YAML, as written in ``bcsync.yml`` (keys left out stay out),
-    with its destination (``access_token: ***``) and every secret of the project masked."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            return MASK
-        if isinstance(value, BaseModel):
-            written = value.model_fields_set
-            return {
-                (info.alias or name): plain(getattr(value, name))
-                for name, info in type(value).model_fields.items()
-                if name in written and name != "name"
-            }
-        if isinstance(value, Mapping):
-            return {str(key): plain(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(item) for item in value]
-        if isinstance(value, (str, int, float, bool)) or value is None:
-            return value
-        if isinstance(value, timedelta):  # as bcsync.yml spells it: 5m, 1h30m
-            return _spelled(value)
-        if isinstance(value, datetime):
-            return value.isoformat()
-        return str(value)
-
-    chosen = config.sync(sync)
-    document = {
-        "syncs": {sync: plain(chosen)},
-        "destinations": {chosen.destination: plain(config.destinations[chosen.destination])},
-    }
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-    return scrub(text, project_secrets(config))

@@ -20,8 +20,8 @@ from bcsync.errors import BcsyncError, ConfigError
 from bcsync.state.records import AlertStateRecord, RunRecord
 from bcsync.vocabulary import Outcome
 from bcsync.web.app import UiSettings, project_of
+from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
-from bcsync.web.security import project_secrets, scrub
 
 MAX_PAGE = 1000
 

@@ -15,8 +15,8 @@ from bcsync.vocabulary import FINISHED
 from bcsync.web.app import project_of, render
 from bcsync.web.charts import RunBar, sent_and_rejected
 from bcsync.web.live import duration_text
+from bcsync.web.masking import masked_config
 from bcsync.web.pages.syncs import unknown_sync
-from bcsync.web.security import masked_config
 
 router = APIRouter(include_in_schema=False)
 

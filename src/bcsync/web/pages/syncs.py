@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bcsync.api import Project
 from bcsync.errors import BcsyncError
 from bcsync.web.app import UiSettings, project_of, render
+from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
-from bcsync.web.security import project_secrets, scrub
 
 router = APIRouter(include_in_schema=False)
 
