@@ -9,18 +9,9 @@ from typing import Any
 
 import httpx
 
-CUSTOMERS = """\
-vip_customers:
-  destination: store
-  object: customers
-  model: {table: customers, primary_key: id}
-  mode: upsert
-  match: {column: email, field: email}
-  mappings:
-    - {column: email, field: email}
-    - {column: first_name, field: first_name}
-    - {column: last_name, field: last_name}
-"""
+from tests.fixtures.web import VIP_CUSTOMERS
+
+CUSTOMERS = VIP_CUSTOMERS
 ROWS = [
     {"id": 1, "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"},
     {"id": 2, "email": "alan@example.com", "first_name": "Alan", "last_name": "Turing"},

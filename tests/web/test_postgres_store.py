@@ -10,19 +10,9 @@ from typing import Any
 import httpx
 
 from tests.fixtures.projects import SyncProject
+from tests.fixtures.web import VIP_CUSTOMERS
 
-CUSTOMERS = """\
-vip_customers:
-  destination: store
-  object: customers
-  model: {table: customers, primary_key: id}
-  mode: upsert
-  match: {column: email, field: email}
-  mappings:
-    - {column: email, field: email}
-    - {column: first_name, field: first_name}
-    - {column: last_name, field: last_name}
-"""
+CUSTOMERS = VIP_CUSTOMERS
 
 
 def test_serve_shows_a_run_recorded_in_a_postgres_run_store(

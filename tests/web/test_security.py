@@ -9,20 +9,9 @@ from typing import Any
 
 import httpx
 
-from tests.fixtures.web import free_port
+from tests.fixtures.web import VIP_CUSTOMERS, free_port
 
-CUSTOMERS = """\
-vip_customers:
-  destination: store
-  object: customers
-  model: {table: customers, primary_key: id}
-  mode: upsert
-  match: {column: email, field: email}
-  mappings:
-    - {column: email, field: email}
-    - {column: first_name, field: first_name}
-    - {column: last_name, field: last_name}
-"""
+CUSTOMERS = VIP_CUSTOMERS
 TOKEN = "s3cret-ui-token-for-tests"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 EVIL = "https://evil.example"

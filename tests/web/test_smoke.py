@@ -6,18 +6,9 @@ from typing import Any
 
 import httpx
 
-CUSTOMERS = """\
-vip_customers:
-  destination: store
-  object: customers
-  model: {table: customers, primary_key: id}
-  mode: upsert
-  match: {column: email, field: email}
-  mappings:
-    - {column: email, field: email}
-    - {column: first_name, field: first_name}
-    - {column: last_name, field: last_name}
-"""
+from tests.fixtures.web import VIP_CUSTOMERS
+
+CUSTOMERS = VIP_CUSTOMERS
 
 
 def test_the_syncs_page_lists_the_project_s_syncs(sync_project: Any, ui_server: Any, page: Any):
