@@ -217,6 +217,16 @@ def test_a_sync_s_configuration_is_shown_with_every_secret_of_the_project_masked
     assert "mode: upsert" in shown and "field: first_name" in shown
 
 
+def test_no_page_can_be_framed_by_another_site(sync_project: Any, ui_server: Any) -> None:
+
+    sync_project.configure(CUSTOMERS)
+    server = ui_server(sync_project.dir)
+    for path in ("/", "/syncs/vip_customers", "/alerts", "/login", "/api/v1/syncs", "/nope"):
+        answer = httpx.get(server.url(path))
+        assert answer.headers["x-frame-options"] == "DENY", path
+        assert answer.headers["content-security-policy"] == "frame-ancestors 'none'", path
+
+
 def test_a_schedule_is_shown_as_written(sync_project: Any) -> None:
     from bcsync.config.project import load_config
     from bcsync.web.masking import masked_config

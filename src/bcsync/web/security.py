@@ -168,6 +168,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _unframable(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
         api = path.startswith("/api/")
@@ -270,6 +271,22 @@ class SecurityMiddleware:
         if not same_secret(given, self.sessions.csrf_token(browser)):
             raise _Refused(403, "CSRF token out of date: reload the page and try again")
         return body
+
+
+# No page of bcsync may be put in a frame of another site (clickjacking a Run now).
+_NO_FRAMING = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+
+
+def _unframable(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *_NO_FRAMING]}
+        await send(message)
+
+    return sending
 
 
 def _cookies(header: str) -> dict[str, str]:
