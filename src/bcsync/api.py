@@ -323,7 +323,14 @@ class Project:
         """Every sync of ``bcsync.yml`` with its last run, its run in progress and its open
         alerts, in the order of the file."""
         with self._reading() as store:
-            return run_history.activity(store.engine, list(self.config.syncs))
+            found = run_history.activity(store.engine, list(self.config.syncs))
+            # A last run whose process is gone reads as interrupted here too (see run_record).
+            return [
+                replace(a, last=_unless_gone(store, a.last))
+                if a.last is not None and a.last.running
+                else a
+                for a in found
+            ]
 
     def live_run(self, sync: str) -> RunRecord | None:
         """``sync``'s run in progress (the live holder of its lock), or None."""

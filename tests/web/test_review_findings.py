@@ -331,6 +331,8 @@ def test_a_run_whose_process_died_is_not_reported_running_forever(
         events = client.get(f"/runs/{run_id}/events", timeout=10).text
         assert events.startswith("event: done"), events[:200]
         assert "in progress" not in client.get(f"/runs/{run_id}").text
+        assert listed["last_run"]["status"] == "interrupted", listed
+        assert "status-interrupted" in client.get("/").text  # the Syncs page says so too
 
 
 def test_guessing_the_token_is_slow_everywhere_and_does_not_stall_the_ui(
