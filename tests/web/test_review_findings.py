@@ -317,7 +317,8 @@ def test_a_run_whose_process_died_is_not_reported_running_forever(
     """An orchestrator polls ``GET /api/v1/runs/{id}`` until ``running`` is false. A run whose
     process was killed (or a `bcsync serve` stopped while it ran) stays ``syncing`` in the store
     until the sync's next run closes it: until then it must read as interrupted, not running."""
-    sync_project.load("customers", [customer(n) for n in range(1, 61)])
+    # 600 rows are 60 creates of 10 at 200 ms each: the kill lands long before the run ends.
+    sync_project.load("customers", [customer(n) for n in range(1, 601)])
     sync_project.configure(CUSTOMERS)
     sync_project.kill_midway("customers", endpoint="POST /v3/customers", after=1, latency_ms=200)
     server = ui_server(sync_project.dir)
