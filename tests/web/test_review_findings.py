@@ -27,19 +27,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 
 from tests.fixtures.projects import SyncProject
+from tests.web.test_run_page import CUSTOMERS
 
-CUSTOMERS = """\
-customers:
-  destination: store
-  object: customers
-  model: {table: customers, primary_key: id}
-  mode: insert
-  match: {column: email, field: email}
-  mappings:
-    - {column: email, field: email}
-    - {column: first_name, field: first_name}
-    - {column: last_name, field: last_name}
-"""
 BOTH = (
     CUSTOMERS
     + """\
