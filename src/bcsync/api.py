@@ -140,9 +140,16 @@ class Project:
         full_resync: bool = False,
         override_guards: bool = False,
         trigger: str = "api",
+        queued_run: str | None = None,
     ) -> RunResult:
+        """Run ``name`` to the end. ``queued_run`` names a run a scheduler or the API queued
+        for it (``RunStore.queue_run``): this run is that one."""
         return self.engine.run(
-            name, full_resync=full_resync, override_guards=override_guards, trigger=trigger
+            name,
+            full_resync=full_resync,
+            override_guards=override_guards,
+            trigger=trigger,
+            queued_run=queued_run,
         )
 
     # -- runs --------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from typing import Any
 
 
 class RunStatus(StrEnum):
-    """Where a run is (the first three) or how it ended (the rest)."""
+    """Waiting to start (``queued``), where a run is (the next three) or how it ended (the rest)."""
 
+    QUEUED = "queued"  # created by a scheduler or the API; an executor has yet to start it
     QUERYING = "querying"
     PLANNING = "planning"
     SYNCING = "syncing"
@@ -38,7 +39,7 @@ class RunStatus(StrEnum):
 
 
 RUNNING = (RunStatus.QUERYING, RunStatus.PLANNING, RunStatus.SYNCING)
-FINISHED = tuple(status for status in RunStatus if status not in RUNNING)
+FINISHED = tuple(status for status in RunStatus if status not in (*RUNNING, RunStatus.QUEUED))
 
 
 class RowKind(StrEnum):

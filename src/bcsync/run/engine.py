@@ -128,13 +128,17 @@ class Engine:
         full_resync: bool = False,
         override_guards: bool = False,
         trigger: str = "api",
+        queued_run: str | None = None,
     ) -> RunResult:
         """Run one sync to the end; never raises for a failed run (the result says failed).
-        ``trigger`` records what started it (cli, api, manual, schedule, after:<sync>)."""
+        ``trigger`` records what started it (cli, api, manual, schedule, after:<sync>);
+        ``queued_run`` is the id of a queued run to begin as this one."""
         sync = self._sync(name)
         store = self.open_store()
         try:
-            result = asyncio.run(self._run(sync, store, full_resync, override_guards, trigger))
+            result = asyncio.run(
+                self._run(sync, store, full_resync, override_guards, trigger, queued_run)
+            )
             # Alerts go out after the run is recorded; a channel that fails never fails the run.
             notify_run(self.config, store, result)
             return result
@@ -148,6 +152,7 @@ class Engine:
         full_resync: bool,
         override_guards: bool,
         trigger: str,
+        queued_run: str | None,
     ) -> RunResult:
         book: RunBook
 
@@ -162,6 +167,7 @@ class Engine:
             full_resync=full_resync,
             trigger=trigger,
             secret=session.secret,
+            queued_run=queued_run,
         )
         run_id, tally = book.run_id, book.tally
         self._emit(RunStarted(sync.name, run_id))

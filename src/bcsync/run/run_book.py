@@ -30,9 +30,15 @@ class RunBook:
         full_resync: bool,
         trigger: str,
         secret: str,
+        queued_run: str | None = None,
     ) -> None:
         self.store, self.sync = store, sync
-        self.run_id = store.start_run(sync, full_resync=full_resync, trigger=trigger)
+        if queued_run is not None and store.begin_queued_run(queued_run):
+            self.run_id = queued_run
+        else:
+            # Not queued (any more): e.g. a queue's retry of a job whose worker died after
+            # beginning it. That run is closed as interrupted when this one takes the lock.
+            self.run_id = store.start_run(sync, full_resync=full_resync, trigger=trigger)
         self._recorder = CallRecorder(
             store, self.run_id, secret=secret, max_body_bytes=config.debugger.max_body_bytes
         )

@@ -234,6 +234,27 @@ def _v8_debugger_call_indexes(ops: Operations) -> None:
     )
 
 
+def _v9_schedule_ticks_queue_quotas(ops: Operations) -> None:
+    # The scheduler records each tick it fires under a unique key, in the transaction that
+    # creates the tick's run, so however many schedulers share the store a tick fires once.
+    ops.create_table(
+        "schedule_ticks",
+        sa.Column("sync", sa.Text, primary_key=True),
+        sa.Column("tick", sa.String(96), primary_key=True),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("fired_at", UtcDateTime, nullable=False),
+    )
+    # A run created by a scheduler or the API before an executor starts it (status ``queued``).
+    ops.add_column("runs", sa.Column("queued_at", UtcDateTime))
+    # One rate governor's state per store, shared by every worker that talks to that store.
+    ops.create_table(
+        "store_quotas",
+        sa.Column("store_key", sa.Text, primary_key=True),
+        sa.Column("state", sa.JSON, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
@@ -245,6 +266,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "alert notifications sent", _v6_sent_alerts),
     Migration(7, "rows sent of each kind, succeeded and rejected", _v7_sent_by_kind),
     Migration(8, "api call indexes for the live debugger", _v8_debugger_call_indexes),
+    Migration(
+        9, "schedule ticks, queued runs, shared store quotas", _v9_schedule_ticks_queue_quotas
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

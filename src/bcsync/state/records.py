@@ -35,6 +35,7 @@ class RunRecord:
     sent: SentByKind = field(
         default_factory=SentByKind
     )  # added, changed, removed rows: succeeded and rejected
+    queued_at: datetime | None = None  # when a scheduler or the API queued it (None: not queued)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

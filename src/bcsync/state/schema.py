@@ -87,6 +87,7 @@ runs = sa.Table(
         sa.Column(key, sa.BigInteger, nullable=False, server_default=sa.text("0"))
         for key in SENT_KEYS
     ),
+    sa.Column("queued_at", UtcDateTime),
 )
 
 row_outcomes = sa.Table(
@@ -202,4 +203,25 @@ snapshot_entries = sa.Table(
     sa.Column("pending_at", UtcDateTime),
     sa.Column("landed", sa.Text),
     sa.Column("found_key", sa.Text),
+)
+
+# Each schedule tick fired (``tick``: the fire time in ISO 8601 UTC, or ``after:<run id>`` for a
+# run that another sync's finished run set off), with the run it created (maybe ``skipped``).
+schedule_ticks = sa.Table(
+    "schedule_ticks",
+    metadata,
+    sa.Column("sync", sa.Text, primary_key=True),
+    sa.Column("tick", sa.String(96), primary_key=True),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("fired_at", UtcDateTime, nullable=False),
+)
+
+# The rate governor's state of one store (``store_key``: API URL and store hash, no secret),
+# shared through a PostgreSQL run store by every worker that sends to that store.
+store_quotas = sa.Table(
+    "store_quotas",
+    metadata,
+    sa.Column("store_key", sa.Text, primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

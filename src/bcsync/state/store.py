@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bcsync.errors import StateError
-from bcsync.state import locks
+from bcsync.state import locks, run_queue
 from bcsync.state.database import (
     DEFAULT_URL,
     create_store_engine,
@@ -52,7 +52,7 @@ from bcsync.state.schema import (
     runs,
 )
 from bcsync.state.shared_snapshot import SharedSnapshot
-from bcsync.vocabulary import SENT_KEYS, Counts, SentByKind
+from bcsync.vocabulary import SENT_KEYS, Counts, RunStatus, SentByKind
 
 _CREDENTIAL_HEADERS = frozenset({"x-auth-token", "authorization"})
 _MASK = "***"
@@ -89,6 +89,7 @@ def _run_record(row: sa.Row[Any]) -> RunRecord:
         planning_at=m["planning_at"],
         syncing_at=m["syncing_at"],
         sent=SentByKind(**{key: int(m[key]) for key in SENT_KEYS}),
+        queued_at=m["queued_at"],
     )
 
 
@@ -173,6 +174,44 @@ class RunStore:
                 )
             )
         return run_id
+
+    # -- queued runs and schedule ticks (``run_queue.py``) -------------------------------------
+
+    def queue_run(
+        self,
+        sync: str,
+        *,
+        trigger: str,
+        tick: str | None = None,
+        skipped_because: str | None = None,
+        full_resync: bool = False,
+    ) -> str | None:
+        """A ``queued`` run of ``sync`` (or a ``skipped`` one, with the reason), created in the
+        transaction that records ``tick``; None when ``tick`` had already fired."""
+        return run_queue.create(
+            self._engine,
+            sync,
+            trigger=trigger,
+            tick=tick,
+            skipped_because=skipped_because,
+            full_resync=full_resync,
+        )
+
+    def begin_queued_run(self, run_id: str) -> bool:
+        """``queued`` → ``querying`` in this process; False if it is no longer queued."""
+        return run_queue.begin(self._engine, run_id)
+
+    def close_queued_run(self, run_id: str, status: str, error: str) -> bool:
+        """End a run that never started; False if it is no longer queued."""
+        return run_queue.close_queued(self._engine, run_id, RunStatus(status), error)
+
+    def waiting_or_running(self, sync: str) -> list[tuple[str, RunStatus]]:
+        """The runs of ``sync`` queued or in progress, oldest first."""
+        return run_queue.waiting_or_running(self._engine, sync)
+
+    def last_tick(self, sync: str, *, prefix: str = "") -> str | None:
+        """The latest tick key recorded for ``sync`` among those starting with ``prefix``."""
+        return run_queue.last_tick(self._engine, sync, prefix=prefix)
 
     def set_status(self, run_id: str, status: str) -> None:
         """Move a running run to another running status (querying | planning | syncing)."""
