@@ -72,6 +72,11 @@ class SyncLockedError(StateError):
     """Another run of the same sync is alive and holds the lock."""
 
 
+class NotQueuedError(StateError):
+    """A queued run was to begin, but it is not queued any more (another worker began it, or it
+    was closed); nothing was started."""
+
+
 class GuardError(BcsyncError, Fatal):
     """A safety guard (empty model, too many deletes) stopped the run before anything was sent."""
 

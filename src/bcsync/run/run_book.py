@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bcsync.config.project import ProjectConfig
+from bcsync.errors import NotQueuedError
 from bcsync.run.checkpoint import RunTally
 from bcsync.run.debugger import CallRecorder, prune
 from bcsync.run.results import RunResult
@@ -33,12 +34,12 @@ class RunBook:
         queued_run: str | None = None,
     ) -> None:
         self.store, self.sync = store, sync
-        if queued_run is not None and store.begin_queued_run(queued_run):
+        if queued_run is None:
+            self.run_id = store.start_run(sync, full_resync=full_resync, trigger=trigger)
+        elif store.begin_queued_run(queued_run):
             self.run_id = queued_run
         else:
-            # Not queued (any more): e.g. a queue's retry of a job whose worker died after
-            # beginning it. That run is closed as interrupted when this one takes the lock.
-            self.run_id = store.start_run(sync, full_resync=full_resync, trigger=trigger)
+            raise NotQueuedError(f"run {queued_run} of {sync!r} is not queued any more")
         self._recorder = CallRecorder(
             store, self.run_id, secret=secret, max_body_bytes=config.debugger.max_body_bytes
         )
