@@ -11,7 +11,8 @@ import pytest
 
 import bcsync
 from bcsync.api import HarTooLarge
-from bcsync.errors import ConfigError
+from bcsync.errors import ConfigError, NotQueuedError
+from bcsync.state import RunStore
 from bcsync.state.call_log import CallFilter
 from tests.fixtures.projects import SyncProject
 from tests.sync.test_customers_sync import UPSERT_BY_EMAIL, customer
@@ -94,3 +95,30 @@ def test_the_demo_does_not_import_the_cli() -> None:
         check=True,
     )
     assert imported.stdout.strip() == "[]"
+
+
+def test_a_queued_run_is_begun_as_itself_and_only_once(
+    sync_project: SyncProject, emulator: Any
+) -> None:
+    sync_project.load("customers", [customer(1), customer(2)])
+    sync_project.configure(UPSERT_BY_EMAIL)
+    project = bcsync.load_project(sync_project.dir)
+    with RunStore.open(project.config.state_url) as store:
+        queued = store.queue_run("customers", trigger="schedule", tick="2026-12-02T11:15:00Z")
+    assert queued is not None
+    assert [r.status for r in project.runs("customers")] == ["queued"]
+
+    ran = project.run("customers", trigger="schedule", queued_run=queued)
+    assert (ran.run_id, ran.status) == (queued, "success")
+    record = project.runs("customers")[0]
+    assert (record.run_id, record.trigger, record.queued_at is not None) == (
+        queued,
+        "schedule",
+        True,
+    )
+    assert len(emulator.dump()["customers"]) == 2
+
+    # A second worker handed the same queued run starts nothing.
+    with pytest.raises(NotQueuedError, match=f"run {queued} of 'customers' is not queued"):
+        project.run("customers", trigger="schedule", queued_run=queued)
+    assert [r.run_id for r in project.runs("customers")] == [queued]
