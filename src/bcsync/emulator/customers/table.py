@@ -97,12 +97,13 @@ class CustomerTable:
         )
         self.next_id += 1
         for address in item.get("addresses", []):
-            row["addresses"].append(self._address(row["id"], address))
+            row["addresses"].append(self.new_address(row["id"], address))
         self.rows[row["id"]] = row
         self.by_email.setdefault(row["email"].casefold(), set()).add(row["id"])
         return row
 
-    def _address(self, customer_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+    def new_address(self, customer_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+        """A validated address of ``customer_id`` with the next address id (not yet stored)."""
         address = {name: raw.get(name, "") for name in ADDRESS_STRINGS}
         address["country_code"] = address["country_code"].upper()
         address.update(
@@ -116,6 +117,19 @@ class CustomerTable:
         )
         self.next_address_id += 1
         return address
+
+    @staticmethod
+    def change_address(address: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Apply a validated partial update to a stored address."""
+        for name in (*ADDRESS_STRINGS, "address_type"):
+            if name in changes:
+                address[name] = changes[name]
+        address["country_code"] = address["country_code"].upper()
+        address["country"] = COUNTRIES.get(address["country_code"], address["country_code"])
+        if "form_fields" in changes:
+            merged = {f["name"]: f["value"] for f in address["form_fields"]}
+            merged.update({f["name"]: f["value"] for f in changes["form_fields"]})
+            address["form_fields"] = [{"name": k, "value": v} for k, v in merged.items()]
 
     def update(self, row: dict[str, Any], changes: dict[str, Any]) -> None:
         """Apply a validated partial update (only writable fields are in ``changes``)."""
@@ -180,7 +194,7 @@ class CustomerTable:
         }
         if "addresses" in include:
             body["addresses"] = [
-                self._address_out(a, "formfields" in include) for a in row["addresses"]
+                self.address_out(a, "formfields" in include) for a in row["addresses"]
             ]
         if "attributes" in include:
             body["attributes"] = attributes.values_for(row["id"]) if attributes else []
@@ -191,7 +205,7 @@ class CustomerTable:
         return body
 
     @staticmethod
-    def _address_out(address: dict[str, Any], with_form_fields: bool) -> dict[str, Any]:
+    def address_out(address: dict[str, Any], with_form_fields: bool) -> dict[str, Any]:
         out = {k: v for k, v in address.items() if k != "form_fields"}
         if with_form_fields:
             out["form_fields"] = [dict(f) for f in address["form_fields"]]
