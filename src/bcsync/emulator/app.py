@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from bcsync.emulator import admin, metafields, store_info
 from bcsync.emulator.auth import allowed, missing_scope, scopes_for, unauthorized
 from bcsync.emulator.core import Emulator, route_template
-from bcsync.emulator.customers import addresses, attributes, formfields
+from bcsync.emulator.customers import addresses, attributes, consent, formfields
 from bcsync.emulator.customers import routes as customers
 from bcsync.emulator.faults import FaultRule
 from bcsync.emulator.orders import routes as orders
@@ -44,7 +44,16 @@ from bcsync.emulator.settings import EmulatorSettings
 _STORE_PATH = re.compile(r"^/stores/([^/]+)(/.*)?$")
 _BODY_METHODS = frozenset({"POST", "PUT", "DELETE"})
 
-RESOURCE_MODULES = (store_info, customers, addresses, attributes, formfields, orders, metafields)
+RESOURCE_MODULES = (
+    store_info,
+    customers,
+    addresses,
+    consent,
+    attributes,
+    formfields,
+    orders,
+    metafields,
+)
 
 
 def too_many_requests(state: QuotaState | None) -> Response:

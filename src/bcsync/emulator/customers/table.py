@@ -238,6 +238,7 @@ class CustomerTable:
         for row in self.rows.values():
             body = self.out(row, ("addresses", "attributes", "formfields"))
             body["metafields"] = emu.metafields_for("customer", row["id"])
+            body["consent"] = row.get("consent") or {"allow": [], "deny": []}
             out.append(body)
         return out
 
