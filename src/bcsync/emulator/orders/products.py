@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,6 +56,7 @@ class OrderLine:
     price_ex_tax: Decimal
     price_inc_tax: Decimal
     address_id: int = 0
+    pickup_id: int = 0  # the pickup consignment that fulfils the line (consignments.py)
 
     @property
     def total_ex_tax(self) -> Decimal:
@@ -85,7 +87,7 @@ class OrderLine:
             "order_id": order_id,
             "product_id": self.product_id,
             "variant_id": self.variant_id,
-            "order_pickup_method_id": 0,
+            "order_pickup_method_id": self.pickup_id,
             "order_address_id": self.address_id,
             "name": self.name,
             "name_customer": self.name,
@@ -237,6 +239,32 @@ def patch_line(line: OrderLine, item: dict[str, Any], where: str) -> None:
         line.product_id = integer(item["product_id"], f"{where}.product_id")
     if "variant_id" in item:
         line.variant_id = integer(item["variant_id"], f"{where}.variant_id")
+
+
+def apply_lines(
+    lines: list[OrderLine],
+    items: Any,
+    where: str,
+    creating: bool,
+    next_id: Callable[[], int],
+) -> None:
+    """Apply the ``products`` of a POST or PUT (or a pickup's ``line_items``) to ``lines``:
+    on PUT an item without ``id`` is added, one with ``id`` patches that line, and one with
+    ``id`` and ``quantity: 0`` removes it (reference §5.4)."""
+    if not isinstance(items, list) or (creating and not items):
+        raise invalid(where, "Expected a non-empty list of products.")
+    for index, item in enumerate(items):
+        at = f"{where}[{index}]"
+        if creating or not isinstance(item, dict) or "id" not in item:
+            lines.append(new_line(item, at, next_id()))
+            continue
+        line = next((ln for ln in lines if ln.id == item["id"]), None)
+        if line is None:
+            raise invalid(f"{at}.id", f"The order has no product line {item['id']}.")
+        if item.get("quantity") == 0:  # quantity 0 removes the line
+            lines.remove(line)
+        else:
+            patch_line(line, item, at)
 
 
 def discount_shares(lines: list[OrderLine], discount: Decimal) -> list[Decimal]:

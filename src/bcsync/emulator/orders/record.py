@@ -1,5 +1,7 @@
 """One stored order, how a POST/PUT body changes it, and how it is rendered (reference §5.2–5.4).
 
+Fees live in ``fees.py``, pickup consignments in ``consignments.py``.
+
 A write is validated against a copy and only then swapped in, so a refused request leaves the
 order exactly as it was.
 """
@@ -13,11 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bcsync.emulator.orders.products import (
-    OrderLine,
-    new_line,
-    patch_line,
-)
+from bcsync.emulator.orders import consignments, fees
+from bcsync.emulator.orders.consignments import Pickup
+from bcsync.emulator.orders.fees import Fee
+from bcsync.emulator.orders.products import OrderLine, apply_lines
 from bcsync.emulator.orders.statuses import STATUSES
 from bcsync.emulator.orders.values import (
     ADDRESS_FIELDS,
@@ -128,6 +129,7 @@ SCALARS: dict[str, tuple[_Check, bool]] = {
 
 _RECALC_TRIGGERS = frozenset(
     {"products", "discount_amount", "billing_address", "shipping_addresses"}
+    | {"fees", "consignments"}  # UNCONFIRMED: that these recalculate like products do
     | {f"base_{c}_cost" for c in COSTS}
     | {f"{c}_cost_{t}" for c in COSTS for t in ("ex_tax", "inc_tax")}
 )
@@ -145,20 +147,27 @@ class OrderRecord:
     overrides: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     items_total: int | None = None  # set explicitly by the client; else the sum of quantities
     is_deleted: bool = False
+    fees: list[Fee] = field(default_factory=list)
+    pickup: Pickup | None = None  # set on orders created with a pickup consignment
 
     @property
     def email(self) -> str:
         return str(self.fields["billing_address"].get("email", ""))
 
     def totals(self) -> dict[str, Decimal]:
-        """Subtotal and total, ex and inc tax: the overrides if given, else recalculated."""
+        """Subtotal and total, ex and inc tax: the overrides if given, else recalculated.
+
+        UNCONFIRMED formula (reference §5.3): total = subtotal + shipping + handling + wrapping
+        + fees - discount, each taken ex or inc tax; fees count in the total, not the subtotal.
+        """
         sub_ex = sum((line.total_ex_tax for line in self.lines), ZERO)
         sub_inc = sum((line.total_inc_tax for line in self.lines), ZERO)
         sub_ex, sub_inc = self.overrides.get("subtotal", (sub_ex, sub_inc))
         discount = self.costs["discount_amount"]
-        # UNCONFIRMED formula (reference §5.3): subtotal + shipping + handling + wrapping - discount
-        total_ex = sub_ex + sum((self.costs[f"{c}_cost_ex_tax"] for c in COSTS), ZERO) - discount
-        total_inc = sub_inc + sum((self.costs[f"{c}_cost_inc_tax"] for c in COSTS), ZERO) - discount
+        fees_ex, fees_inc = fees.totals(self.fees)
+        total_ex = sub_ex + sum((self.costs[f"{c}_cost_ex_tax"] for c in COSTS), fees_ex)
+        total_inc = sub_inc + sum((self.costs[f"{c}_cost_inc_tax"] for c in COSTS), fees_inc)
+        total_ex, total_inc = total_ex - discount, total_inc - discount
         total_ex, total_inc = self.overrides.get(
             "total", (max(total_ex, ZERO), max(total_inc, ZERO))
         )
@@ -174,8 +183,8 @@ def create(
     if "billing_address" not in body:
         raise required("billing_address")
     if "consignments" in body:
-        raise V2InputError("The emulator does not support pickup 'consignments'; send products.")
-    if "products" not in body:
+        consignments.check_exclusive(body)
+    elif "products" not in body:
         raise required("products")
     created = now()
     record = OrderRecord(
@@ -209,7 +218,7 @@ def create(
     _apply(record, body, creating=True, next_id=next_id, source_writable=source_writable)
     if not record.lines:
         raise invalid("products", "An order needs at least one product.")
-    if not record.shipping:  # shipping goes to the billing address when none is given
+    if not record.shipping and record.pickup is None:  # shipped to the billing address
         billing = {k: record.fields["billing_address"][k] for k in ADDRESS_FIELDS}
         record.shipping.append(_shipping_address(billing, next_id(), ""))
         _assign_lines(record)
@@ -223,14 +232,18 @@ def update(
     if not isinstance(body, dict):
         raise V2InputError("The request body must be a JSON object.")
     if "consignments" in body:
-        raise V2InputError("The emulator does not support pickup 'consignments'.")
+        consignments.check_exclusive(body)
+    elif record.pickup is not None:
+        for key in consignments.EXCLUSIVE:
+            if key in body:
+                raise invalid(key, "The order is a pickup: change its 'consignments' instead.")
     changed = copy.deepcopy(record)
     _apply(changed, body, creating=False, next_id=next_id, source_writable=source_writable)
     if _RECALC_TRIGGERS & body.keys():
         for name in OVERRIDES:
             if f"{name}_ex_tax" not in body:
                 changed.overrides.pop(name, None)
-        if "products" in body and "items_total" not in body:
+        if ("products" in body or "consignments" in body) and "items_total" not in body:
             changed.items_total = None
     changed.modified = now()
     return changed
@@ -251,6 +264,7 @@ def _apply(
     source_writable: bool,
 ) -> None:
     handled = {"billing_address", "shipping_addresses", "products", "date_created", "fees"}
+    handled |= {"consignments"}
     handled |= {"items_total", "refunded_amount", "discount_amount", "order_source"}
     handled |= set(_cost_keys()) | {f"{n}_{t}" for n in OVERRIDES for t in ("ex_tax", "inc_tax")}
     for key, value in body.items():
@@ -273,8 +287,6 @@ def _apply(
         if not source_writable:  # UNCONFIRMED (reference §10.12): the FAQ says it is read-only
             raise read_only("order_source")
         record.fields["order_source"] = text(body["order_source"], "order_source")
-    if "fees" in body:
-        raise V2InputError("The emulator does not support order 'fees'.")
     if "date_created" in body:
         moment = parse_date(str(text(body["date_created"], "date_created")))
         if moment is None:
@@ -292,7 +304,17 @@ def _apply(
     if "shipping_addresses" in body:
         _apply_shipping(record, body["shipping_addresses"], next_id)
     if "products" in body:
-        _apply_products(record, body["products"], creating, next_id)
+        apply_lines(record.lines, body["products"], "products", creating, next_id)
+    if "consignments" in body:
+        if creating:
+            record.pickup = consignments.create(body["consignments"], record.lines, next_id)
+        else:
+            consignments.update(record.pickup, body["consignments"], record.lines, next_id)
+    if "fees" in body:
+        if creating:
+            record.fees = fees.create(body["fees"], next_id)
+        else:
+            record.fees = fees.replace(record.fees, body["fees"], next_id)
     if "items_total" in body:
         record.items_total = integer(body["items_total"], "items_total")
     _assign_lines(record)
@@ -360,25 +382,6 @@ def _apply_shipping(record: OrderRecord, items: Any, next_id: Callable[[], int])
             target["form_fields"] = address(item, where)["form_fields"]
 
 
-def _apply_products(
-    record: OrderRecord, items: Any, creating: bool, next_id: Callable[[], int]
-) -> None:
-    if not isinstance(items, list) or (creating and not items):
-        raise invalid("products", "Expected a non-empty list of products.")
-    for index, item in enumerate(items):
-        where = f"products[{index}]"
-        if creating or not isinstance(item, dict) or "id" not in item:
-            record.lines.append(new_line(item, where, next_id()))
-            continue
-        line = next((ln for ln in record.lines if ln.id == item["id"]), None)
-        if line is None:
-            raise invalid(f"{where}.id", f"The order has no product line {item['id']}.")
-        if item.get("quantity") == 0:  # quantity 0 removes the line
-            record.lines.remove(line)
-        else:
-            patch_line(line, item, where)
-
-
 def _assign_lines(record: OrderRecord) -> None:
     address_id = record.shipping[0]["id"] if record.shipping else 0
     for line in record.lines:
@@ -405,6 +408,8 @@ def to_plain(record: OrderRecord) -> dict[str, Any]:
         "overrides": {k: [str(ex), str(inc)] for k, (ex, inc) in record.overrides.items()},
         "items_total": record.items_total,
         "is_deleted": record.is_deleted,
+        "fees": [fee.to_plain() for fee in record.fees],
+        "pickup": record.pickup.to_plain() if record.pickup else None,
     }
 
 
@@ -431,4 +436,6 @@ def from_plain(data: dict[str, Any]) -> OrderRecord:
         overrides={k: (Decimal(ex), Decimal(inc)) for k, (ex, inc) in data["overrides"].items()},
         items_total=data["items_total"],
         is_deleted=data["is_deleted"],
+        fees=[Fee.from_plain(fee) for fee in data.get("fees", [])],
+        pickup=Pickup.from_plain(data["pickup"]) if data.get("pickup") else None,
     )

@@ -1,5 +1,6 @@
 """How a stored order is shown: the order object, its lines and shipping addresses (reference
-§5.3, §5.7) in BigCommerce's field order, money as 4-decimal strings and dates in RFC 2822."""
+§5.3, §5.7) in BigCommerce's field order, money as 4-decimal strings and dates in RFC 2822; its
+fees and consignments, on their own endpoints and side-loaded with ``include=`` (§5.5)."""
 
 from __future__ import annotations
 
@@ -150,3 +151,91 @@ def render_shipping(record: OrderRecord, root: str) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Fees and consignments, on their own endpoints and side-loaded with ``include=`` (reference §5.5)
+
+INCLUDES = frozenset({"consignments", "consignments.line_items", "fees"})
+
+
+def with_includes(
+    order: dict[str, Any], record: OrderRecord, root: str, includes: set[str]
+) -> dict[str, Any]:
+    """``order`` with what ``include=`` asks for: ``fees`` as a list, ``consignments`` as the
+    object ``GET /v2/orders/{id}/consignments`` returns (``consignments.line_items``: with full
+    lines). Without ``include`` neither key is present (reference §5.3)."""
+    if "consignments" in includes or "consignments.line_items" in includes:
+        full = "consignments.line_items" in includes
+        order["consignments"] = render_consignments(record, root, full_lines=full)
+    if "fees" in includes:
+        order["fees"] = render_fees(record)
+    return order
+
+
+def render_fees(record: OrderRecord) -> list[dict[str, Any]]:
+    return [fee.as_json() for fee in record.fees]
+
+
+def render_consignments(record: OrderRecord, root: str, full_lines: bool) -> dict[str, Any]:
+    """``orderConsignment_Get``: the pickup, or one shipping consignment per shipping address
+    that carries lines, each with its ``line_items`` as links or (``full_lines``) full lines.
+
+    UNCONFIRMED: a shipping address without lines is not a consignment; shipping consignment
+    money is sent as JSON numbers, as its schema (unlike the rest of v2) declares.
+    """
+    lines = render_lines(record)
+    by_pickup: dict[int, list[dict[str, Any]]] = {}
+    by_address: dict[int, list[dict[str, Any]]] = {}
+    for line in lines:
+        if line["order_pickup_method_id"]:
+            by_pickup.setdefault(line["order_pickup_method_id"], []).append(line)
+        else:
+            by_address.setdefault(line["order_address_id"], []).append(line)
+
+    def items(group: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if full_lines:
+            return group
+        return [
+            _link(root, record.id, f"products/{ln['id']}", f"products/{ln['id']}") for ln in group
+        ]
+
+    pickups = []
+    if record.pickup is not None and record.pickup.id in by_pickup:
+        pickups.append(record.pickup.as_json(items(by_pickup[record.pickup.id])))
+    shipping = [
+        _shipping_consignment(address, items(by_address[address["id"]]), root)
+        for address in render_shipping(record, root)
+        if address["id"] in by_address
+    ]
+    return {
+        "pickups": pickups,
+        "shipping": shipping,
+        "downloads": [],
+        "email": {"gift_certificates": []},
+    }
+
+
+_CONSIGNMENT_MONEY = (
+    "base_cost",
+    "cost_ex_tax",
+    "cost_inc_tax",
+    "cost_tax",
+    "base_handling_cost",
+    "handling_cost_ex_tax",
+    "handling_cost_inc_tax",
+    "handling_cost_tax",
+)
+
+
+def _shipping_consignment(
+    address: dict[str, Any], line_items: list[dict[str, Any]], root: str
+) -> dict[str, Any]:
+    """A ``shippingConsignment_Get`` from a rendered shipping address."""
+    consignment = {k: v for k, v in address.items() if k not in ("order_id", "shipping_quotes")}
+    consignment["line_items"] = line_items
+    for key in _CONSIGNMENT_MONEY:
+        consignment[key] = float(address[key])
+    quotes = f"orders/{address['order_id']}/consignments/shipping/{address['id']}/shipping_quotes"
+    consignment["shipping_quotes"] = {"url": f"{root}/{quotes}", "resource": f"/{quotes}"}
+    return consignment

@@ -95,15 +95,17 @@ class OrdersTable:
         self.next_order_id = data.get("next_order_id", self.next_order_id)
         self.next_child = data.get("next_child", self.next_child)
 
-    def render(self, record: OrderRecord) -> dict[str, Any]:
-        return order_render.render(record, self.root)
+    def render(self, record: OrderRecord, includes: set[str] | None = None) -> dict[str, Any]:
+        order = order_render.render(record, self.root)
+        return order_render.with_includes(order, record, self.root, includes or set())
 
     def dump(self, emu: Emulator) -> list[dict[str, Any]]:
-        """Each order as ``GET /v2/orders/{id}`` returns it, archived ones too, with
-        ``products`` and ``metafields`` lists in place of the products link."""
+        """Each order as ``GET /v2/orders/{id}?include=consignments.line_items,fees`` returns
+        it, archived ones too, with ``products`` and ``metafields`` lists in place of the
+        products link."""
         result = []
         for record in self.orders.values():
-            order = self.render(record)
+            order = self.render(record, {"consignments.line_items", "fees"})
             order["products"] = order_render.render_lines(record)
             order["metafields"] = emu.metafields_for("order", record.id)
             result.append(order)
@@ -279,7 +281,8 @@ def routes(emu: Emulator) -> list[Route]:
         page = query(request).page_of(table)
         if not page:  # v2 answers an empty list (or a page past the end) with 204
             return no_content()
-        return json_response([table.render(r) for r in page])
+        includes = _includes(request)
+        return json_response([table.render(r, includes) for r in page])
 
     async def count_orders(request: Request) -> Response:
         q = query(request)
@@ -295,19 +298,21 @@ def routes(emu: Emulator) -> list[Route]:
     async def create_order(request: Request) -> Response:
         body = await _json_body(request)
         table.root = _api_root(request, settings.store_hash)
+        includes = _includes(request)
         record = order_record.create(body, table.new_id(), table.next_child_id, source_writable())
         table.add(record)
-        return json_response(table.render(record), status=settings.create_status)
+        return json_response(table.render(record, includes), status=settings.create_status)
 
     async def get_order(request: Request) -> Response:
-        return json_response(table.render(found(request)))
+        return json_response(table.render(found(request), _includes(request)))
 
     async def update_order(request: Request) -> Response:
         record = found(request)
         body = await _json_body(request)
+        includes = _includes(request)
         changed = order_record.update(record, body, table.next_child_id, source_writable())
         table.replace(changed)
-        return json_response(table.render(changed))
+        return json_response(table.render(changed, includes))
 
     async def archive_order(request: Request) -> Response:
         record = found(request)
@@ -339,6 +344,21 @@ def routes(emu: Emulator) -> list[Route]:
         addresses = order_render.render_shipping(record, table.root)
         return _one(addresses, request.path_params["address_id"])
 
+    async def order_fees(request: Request) -> Response:
+        return json_response({"fees": order_render.render_fees(found(request))})
+
+    async def order_consignments(request: Request) -> Response:
+        record = found(request)
+        full = "consignments.line_items" in _includes(request)
+        return json_response(order_render.render_consignments(record, table.root, full))
+
+    async def consignment_quotes(request: Request) -> Response:
+        record = found(request)
+        shipping = order_render.render_consignments(record, table.root, False)["shipping"]
+        if not any(c["id"] == request.path_params["consignment_id"] for c in shipping):
+            raise V2InputError(NOT_FOUND, status=404)
+        return no_content()  # API-created orders have no shipping quotes (reference §5.1)
+
     async def coupons(request: Request) -> Response:
         found(request)
         return no_content()  # API orders cannot redeem coupons (reference §5.1)
@@ -361,6 +381,13 @@ def routes(emu: Emulator) -> list[Route]:
             methods=["GET"],
         ),
         Route("/v2/orders/{id:int}/coupons", _v2(coupons), methods=["GET"]),
+        Route("/v2/orders/{id:int}/fees", _v2(order_fees), methods=["GET"]),
+        Route("/v2/orders/{id:int}/consignments", _v2(order_consignments), methods=["GET"]),
+        Route(
+            "/v2/orders/{id:int}/consignments/shipping/{consignment_id:int}/shipping_quotes",
+            _v2(consignment_quotes),
+            methods=["GET"],
+        ),
     ]
 
 
@@ -395,6 +422,20 @@ def _count_status(status: order_statuses.OrderStatus) -> dict[str, Any]:
 def _api_root(request: Request, store_hash: str) -> str:
     """``{scheme}://{host}/stores/{hash}/v2`` of this request, for the sub-resource links."""
     return f"{request.url.scheme}://{request.url.netloc}/stores/{store_hash}/v2"
+
+
+def _includes(request: Request) -> set[str]:
+    """The side-loads ``include=`` asks for (comma-separated or repeated; unknown ones ignored).
+
+    Since 17 August 2025 BigCommerce answers consignments in the object structure whether or not
+    ``consignment_structure=object`` is sent (its announcement of the change); the emulator
+    accepts that parameter and refuses any other value (UNCONFIRMED).
+    """
+    structure = request.query_params.get("consignment_structure")
+    if structure is not None and structure != "object":
+        raise invalid("consignment_structure", "The only structure is 'object'.")
+    values = request.query_params.getlist("include")
+    return {v.strip() for raw in values for v in raw.split(",")} & order_render.INCLUDES
 
 
 def _v2_page(request: Request, items: list[dict[str, Any]]) -> Response:
