@@ -1,8 +1,9 @@
-"""Customer custom fields: attribute values, form fields and metafields.
+"""Customer custom fields: attribute values, form fields, metafields and consent.
 
 Attribute values go through ``/v3/customers/attribute-values`` (upsert, 10 to a request) after
 the customer itself is written; form fields ride inside the customer body; metafields go through
-the batch metafield endpoints. Clearing removes attribute values and metafields through their own
+the batch metafield endpoints; consent goes through its own endpoint (``customer_consent``).
+Clearing removes attribute values and metafields through their own
 endpoints (a metafield's value cannot be blank).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from bcsync.destinations.base import Problem, RowOp
 from bcsync.destinations.bigcommerce.batching import bisect, chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.customer_consent import ConsentWriter
 from bcsync.destinations.bigcommerce.error_bodies import error_text
 from bcsync.destinations.bigcommerce.fields import (
     FieldSpec,
@@ -58,6 +60,7 @@ class CustomerExtras:
         attributes: Sequence[tuple[str, str]] = (),  # (column, attribute name)
         form_fields: Sequence[tuple[str, str]] = (),  # (column, form field name)
         metafields: Sequence[tuple[str, str, str]] = (),  # (column, namespace, key)
+        consent: Sequence[tuple[str, str]] = (),  # (column, category; '' for a list column)
     ) -> None:
         self.client = client
         self.attributes = list(attributes)
@@ -65,6 +68,7 @@ class CustomerExtras:
         self.metafields = list(metafields)
         self.attribute_defs: dict[str, tuple[int, str]] = {}  # name -> (id, type)
         self.metafield_writer = MetafieldWriter(client, "customers", self.metafields)
+        self.consent = ConsentWriter(client, consent)
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -141,6 +145,7 @@ class CustomerExtras:
             if problem:
                 reasons.append(f"column '{column}' (form field {name}): {problem}")
         reasons.extend(self.metafield_writer.validate(values))
+        reasons.extend(self.consent.validate(values))
         return reasons
 
     def form_field_values(self, values: Mapping[str, Any], *, create: bool) -> list[dict[str, Any]]:
@@ -178,6 +183,7 @@ class CustomerExtras:
             for column, name in self.attributes
         }
         found.update(self.metafield_writer.targets(values))
+        found.update(self.consent.targets(values))
         return found
 
     def inline_attributes(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -219,16 +225,17 @@ class CustomerExtras:
                     "value": text,
                 }
                 items.append((op.pk, f"attribute '{name}'", item))
-        put, removed, metafields = await asyncio.gather(
+        put, removed, metafields, consent = await asyncio.gather(
             self._put_values(items),
             self._delete_values(to_delete),
             self.metafield_writer.write(rows, created),
+            self.consent.write(rows),
         )
         attribute_errors = Confirmation.of([put, removed]).errors
         # Attribute values count as confirmed for a customer only when none of its failed.
         attributes = {pk: t for pk, t in sent.items() if pk not in attribute_errors}
         return Confirmation.of(
-            [Confirmation(errors=attribute_errors), metafields, Confirmation(attributes)]
+            [Confirmation(errors=attribute_errors), metafields, consent, Confirmation(attributes)]
         )
 
     async def clear(self, rows: Sequence[tuple[RowOp, str]]) -> dict[str, str]:
@@ -240,11 +247,12 @@ class CustomerExtras:
             if name in self.attribute_defs
         ]
         blank_rows = [(op, cid, set[str]()) for op, cid in rows]
-        removed, metafields = await asyncio.gather(
+        removed, metafields, consent = await asyncio.gather(
             self._delete_values(pairs),
             self.metafield_writer.write(blank_rows, set(), blank=True),
+            self.consent.clear(rows),
         )
-        return dict(Confirmation.of([removed, metafields]).errors)
+        return dict(Confirmation.of([removed, metafields, consent]).errors)
 
     async def _put_values(self, items: Sequence[Item]) -> Confirmation:
         async def send(part: Sequence[Item]) -> None:

@@ -62,7 +62,7 @@ class CustomerObject(CustomerWrites):
             sync.mappings,
             CUSTOMER_FIELDS,
             what="customer",
-            custom={"attribute", "form_field", "metafield"},
+            custom={"attribute", "form_field", "metafield", "consent"},
         )
         self.native = mapped.native
         self._problems = mapped.problems
@@ -74,8 +74,9 @@ class CustomerObject(CustomerWrites):
             metafields=[
                 (column, ref.namespace, ref.name)
                 for column, ref in custom
-                if ref.kind not in ("attribute", "form_field")
+                if ref.kind == "metafield"
             ],
+            consent=[(column, ref.name) for column, ref in custom if ref.kind == "consent"],
         )
         self.email_column = next((c for c, s in self.native if s.name == "email"), None)
         match = sync.match
@@ -85,7 +86,7 @@ class CustomerObject(CustomerWrites):
     # -- checks ------------------------------------------------------------------------------
 
     def static_problems(self) -> list[Problem]:
-        problems = list(self._problems)
+        problems = [*self._problems, *self.extras.consent.static_problems()]
         if self.sync.mode not in MODES:
             problems.append(Problem(f"customers support modes {', '.join(MODES)}", ("mode",)))
         match = self.sync.match
@@ -157,6 +158,7 @@ class CustomerObject(CustomerWrites):
         # Attribute values ride inside creates; updates send them apart (when they changed).
         calls += -(-operations.get("update", 0) * len(self.extras.attributes) // WRITE_BATCH)
         calls += writes * (1 if self.extras.metafields else 0)  # metafield reads, at most
+        calls += writes * (1 if self.extras.consent.mappings else 0)  # one PUT per customer
         calls += -(-lookups // LOOKUP_BATCH)
         calls += -(-operations.get("clear", 0) // WRITE_BATCH)
         calls += -(-operations.get("delete", 0) // DELETE_BATCH)

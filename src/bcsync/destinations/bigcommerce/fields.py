@@ -58,7 +58,7 @@ class FieldSpec:
 class FieldRef:
     """A parsed mapping target."""
 
-    kind: Literal["native", "attribute", "form_field", "metafield"]
+    kind: Literal["native", "attribute", "form_field", "metafield", "consent"]
     name: str  # native path, attribute or form field name, or metafield key
     namespace: str = ""  # metafields only
 
@@ -70,6 +70,13 @@ def parse_field(field: str) -> FieldRef:
         return FieldRef("attribute", rest)
     if head == "form_fields" and rest:
         return FieldRef("form_field", rest)
+    if head == "consent":
+        categories = ("essential", "functional", "analytics", "targeting")
+        if rest and rest not in categories:
+            raise ValueError(
+                f"unknown consent category '{rest}' in '{field}' (known: {', '.join(categories)})"
+            )
+        return FieldRef("consent", rest)
     if head == "metafields":
         namespace, _, key = rest.partition(".")
         if not namespace or not key:
@@ -96,7 +103,8 @@ def map_fields(
     field kinds it supports (``custom``); ``what`` names the object in messages."""
     mapped = MappedFields([], [], [])
     kinds = {"attribute": "attributes.<name>", "form_field": "form_fields.<name>",
-             "metafield": "metafields.<namespace>.<key>"}  # fmt: skip
+             "metafield": "metafields.<namespace>.<key>",
+             "consent": "consent.<category> or consent"}  # fmt: skip
     for index, mapping in enumerate(mappings):
         where: tuple[str | int, ...] = ("mappings", index, "field")
         try:
