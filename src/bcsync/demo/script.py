@@ -71,6 +71,11 @@ syncs:
       - {{column: loyalty_tier,   field: "attributes.Loyalty Tier"}}
       - {{column: loyalty_points, field: "attributes.Loyalty Points"}}
       - {{column: segment,        field: "form_fields.Segment"}}
+      - {{column: street,         field: address.address1}}
+      - {{column: city,           field: address.city}}
+      - {{column: state,          field: address.state_or_province}}
+      - {{column: postal_code,    field: address.postal_code}}
+      - {{column: country,        field: address.country_code}}
     create_missing_attributes: true
     on_delete: delete
 """
@@ -126,14 +131,15 @@ class Demo:
         self.console.print(table)
 
     def show_store(self, how_many: int = 5) -> None:
-        """A few customers as BigCommerce now holds them, with attributes and form fields."""
+        """A few customers as BigCommerce now holds them, with attributes, form fields and the
+        city of their synced address."""
         response = self.admin.get("/_emulator/dump")
         response.raise_for_status()
         dump = response.json()
         names = {attr["id"]: attr["name"] for attr in dump.get("attributes", [])}
         customers = sorted(dump["customers"], key=lambda customer: customer["id"])
         table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="bold")
-        for column in ("id", "email", "name", "Loyalty Tier", "Points", "Segment"):
+        for column in ("id", "email", "name", "City", "Loyalty Tier", "Points", "Segment"):
             numeric = column in ("id", "Points")
             table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
         for customer in customers[:how_many]:
@@ -142,10 +148,12 @@ class Demo:
                 for a in customer.get("attributes", [])
             }
             fields = {f["name"]: f["value"] for f in customer.get("form_fields", [])}
+            addresses = customer.get("addresses") or [{}]
             table.add_row(
                 str(customer["id"]),
                 escape(customer["email"]),
                 escape(f"{customer['first_name']} {customer['last_name']}"),
+                escape(str(addresses[0].get("city", ""))),
                 escape(str(attrs.get("Loyalty Tier", ""))),
                 escape(str(attrs.get("Loyalty Points", ""))),
                 escape(str(fields.get("Segment", ""))),
@@ -197,7 +205,8 @@ def tell(demo: Demo, emulator: Any, customers: int) -> None:
     orders = build_orders(project / "warehouse.duckdb")
     demo.say(
         f"Built [bold]{count:,}[/bold] customers in {escape(str(project / 'warehouse.duckdb'))}"
-        " (table customers: email, names, phone, company, loyalty tier and points, segment)"
+        " (table customers: email, names, phone, company, loyalty tier and points, segment,"
+        " default shipping address)"
         f" and [bold]{orders:,}[/bold] phone and marketplace orders (table orders)."
     )
 

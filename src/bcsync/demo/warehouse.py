@@ -29,6 +29,14 @@ LAST_NAMES = (
     "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Lamarr", "van Rossum", "Johnson", "Backus",
     "Wilson", "Wirth", "Easley", "Knuth",
 )  # fmt: skip
+# A default shipping address per customer, chosen by key (no draw from the seeded stream, so the
+# other columns are what they always were): (city, state, postal code), all in the US.
+CITIES = (
+    ("Austin", "Texas", "78701"), ("Portland", "Oregon", "97201"), ("Denver", "Colorado", "80202"),
+    ("Boston", "Massachusetts", "02108"), ("Chicago", "Illinois", "60601"),
+    ("Seattle", "Washington", "98101"), ("Atlanta", "Georgia", "30303"),
+)  # fmt: skip
+STREETS = ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Pine Rd")
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", None)
 BAD_EMAIL = "not-an-email"
 
@@ -43,6 +51,11 @@ SCHEMA = pa.schema(
         ("loyalty_tier", pa.string()),
         ("loyalty_points", pa.int64()),
         ("segment", pa.string()),
+        ("street", pa.string()),
+        ("city", pa.string()),
+        ("state", pa.string()),
+        ("postal_code", pa.string()),
+        ("country", pa.string()),
     ]
 )
 
@@ -70,6 +83,19 @@ def _customer(rng: random.Random, key: int) -> dict[str, Any]:
         "loyalty_tier": rng.choices(TIERS, weights=TIER_WEIGHTS)[0],
         "loyalty_points": rng.randint(0, 20_000),
         "segment": rng.choice(SEGMENTS),
+        **_address(key),
+    }
+
+
+def _address(key: int) -> dict[str, str]:
+    city, state, postal_code = CITIES[key % len(CITIES)]
+    street = f"{100 + key % 900} {STREETS[key % len(STREETS)]}"
+    return {
+        "street": street,
+        "city": city,
+        "state": state,
+        "postal_code": postal_code,
+        "country": "US",
     }
 
 
@@ -89,7 +115,8 @@ def build_warehouse(path: Path, customers: int = 2_500, seed: int = SEED) -> int
         con.execute(
             "create table customers (customer_key bigint, email varchar, first_name varchar,"
             " last_name varchar, phone varchar, company varchar, loyalty_tier varchar,"
-            " loyalty_points bigint, segment varchar)"
+            " loyalty_points bigint, segment varchar, street varchar, city varchar,"
+            " state varchar, postal_code varchar, country varchar)"
         )
         _insert(con, rows)
     return customers

@@ -245,7 +245,8 @@ class ChunkSender:
                 )
             else:
                 kind = Operation.DELETE if sync.on_delete == "delete" else Operation.CLEAR
-                ops.append(RowOp(e.pk, kind, {}, None, e.dest_id))
+                # What landed: a clear removes what bcsync wrote (e.g. the addresses it pinned).
+                ops.append(RowOp(e.pk, kind, {}, None, e.dest_id, landed=landed_of(e.landed)))
         for outcome in await obj.apply(ops):
             if outcome.status == "succeeded" and outcome.after is None:
                 after: After = "forget" if outcome.op == "delete" else "release"

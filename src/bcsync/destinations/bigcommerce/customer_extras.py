@@ -1,8 +1,10 @@
-"""Customer custom fields: attribute values, form fields, metafields and consent.
+"""Customer custom fields: attribute values, form fields, metafields, consent and addresses.
 
 Attribute values go through ``/v3/customers/attribute-values`` (upsert, 10 to a request) after
 the customer itself is written; form fields ride inside the customer body; metafields go through
-the batch metafield endpoints; consent goes through its own endpoint (``customer_consent``).
+the batch metafield endpoints; consent goes through its own endpoint (``customer_consent``);
+addresses ride nested in a create and go through ``/v3/customers/addresses`` after
+(``customer_addresses``).
 Clearing removes attribute values and metafields through their own
 endpoints (a metafield's value cannot be blank).
 """
@@ -17,6 +19,7 @@ from typing import Any
 from bcsync.destinations.base import Problem, RowOp
 from bcsync.destinations.bigcommerce.batching import bisect, chunks
 from bcsync.destinations.bigcommerce.client import BigCommerceClient
+from bcsync.destinations.bigcommerce.customer_addresses import AddressWriter
 from bcsync.destinations.bigcommerce.customer_consent import ConsentWriter
 from bcsync.destinations.bigcommerce.error_bodies import error_text
 from bcsync.destinations.bigcommerce.fields import (
@@ -61,6 +64,8 @@ class CustomerExtras:
         form_fields: Sequence[tuple[str, str]] = (),  # (column, form field name)
         metafields: Sequence[tuple[str, str, str]] = (),  # (column, namespace, key)
         consent: Sequence[tuple[str, str]] = (),  # (column, category; '' for a list column)
+        addresses: Sequence[tuple[str, str]] = (),  # (column, address field; '' for a list)
+        names: Mapping[str, str] | None = None,  # customer field -> column (address defaults)
     ) -> None:
         self.client = client
         self.attributes = list(attributes)
@@ -69,6 +74,7 @@ class CustomerExtras:
         self.attribute_defs: dict[str, tuple[int, str]] = {}  # name -> (id, type)
         self.metafield_writer = MetafieldWriter(client, "customers", self.metafields)
         self.consent = ConsentWriter(client, consent)
+        self.addresses = AddressWriter(client, addresses, names)
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class CustomerExtras:
                 reasons.append(f"column '{column}' (form field {name}): {problem}")
         reasons.extend(self.metafield_writer.validate(values))
         reasons.extend(self.consent.validate(values))
+        reasons.extend(self.addresses.validate(values))
         return reasons
 
     def form_field_values(self, values: Mapping[str, Any], *, create: bool) -> list[dict[str, Any]]:
@@ -184,6 +191,7 @@ class CustomerExtras:
         }
         found.update(self.metafield_writer.targets(values))
         found.update(self.consent.targets(values))
+        found.update(self.addresses.targets(values))
         return found
 
     def inline_attributes(self, values: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -225,21 +233,29 @@ class CustomerExtras:
                     "value": text,
                 }
                 items.append((op.pk, f"attribute '{name}'", item))
-        put, removed, metafields, consent = await asyncio.gather(
+        put, removed, metafields, consent, addresses = await asyncio.gather(
             self._put_values(items),
             self._delete_values(to_delete),
             self.metafield_writer.write(rows, created),
             self.consent.write(rows),
+            self.addresses.write(rows, created),
         )
         attribute_errors = Confirmation.of([put, removed]).errors
         # Attribute values count as confirmed for a customer only when none of its failed.
         attributes = {pk: t for pk, t in sent.items() if pk not in attribute_errors}
         return Confirmation.of(
-            [Confirmation(errors=attribute_errors), metafields, consent, Confirmation(attributes)]
+            [
+                Confirmation(errors=attribute_errors),
+                metafields,
+                consent,
+                addresses,
+                Confirmation(attributes),
+            ]
         )
 
     async def clear(self, rows: Sequence[tuple[RowOp, str]]) -> dict[str, str]:
-        """Remove the attribute values and metafields of cleared customers: the error per pk."""
+        """Remove the attribute values, metafields, consent and the addresses bcsync wrote of
+        cleared customers: the error per pk."""
         pairs = [
             (op.pk, int(cid), self.attribute_defs[name][0])
             for op, cid in rows
@@ -247,12 +263,13 @@ class CustomerExtras:
             if name in self.attribute_defs
         ]
         blank_rows = [(op, cid, set[str]()) for op, cid in rows]
-        removed, metafields, consent = await asyncio.gather(
+        removed, metafields, consent, addresses = await asyncio.gather(
             self._delete_values(pairs),
             self.metafield_writer.write(blank_rows, set(), blank=True),
             self.consent.clear(rows),
+            self.addresses.clear(rows),
         )
-        return dict(Confirmation.of([removed, metafields, consent]).errors)
+        return dict(Confirmation.of([removed, metafields, consent, addresses]).errors)
 
     async def _put_values(self, items: Sequence[Item]) -> Confirmation:
         async def send(part: Sequence[Item]) -> None:

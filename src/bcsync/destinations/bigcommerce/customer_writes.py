@@ -104,6 +104,9 @@ class CustomerWrites(CustomerMatching):
             attributes = self.extras.inline_attributes(op.values)
             if attributes:
                 body["attributes"] = attributes
+            addresses = self.extras.addresses.inline(op.values)
+            if addresses:
+                body["addresses"] = addresses
             return body
         return {"id": int(str(op.dest_id)), **self._fields(op.values, create=False)}
 
@@ -231,11 +234,13 @@ class CustomerWrites(CustomerMatching):
             applied = applied_items(exc.body)
             if applied is None:
                 raise
+            self.extras.addresses.remember_created(applied)
             partly = Created(_taken(items, applied, email_of))
             rest = [op for op in items if op.pk not in partly.ids]
             if not rest:
                 return partly
             return partly.then(await self._bisect_creates(rest, resend_settled=True))
+        self.extras.addresses.remember_created(data)  # the nested addresses, with their ids
         taken = _taken(items, data, email_of)
         lost = "BigCommerce accepted the batch but did not return this customer"
         return Created(taken, {op.pk: lost for op in items if op.pk not in taken})

@@ -1,7 +1,8 @@
 """The customers object: BigCommerce customers (v3) kept in step with model rows.
 
 Calls per operation (DESIGN §3.4): creates and updates go 10 customers to a request; email and id
-look-ups 50 to a request; attribute values 10 to a request; deletes 50 ids to a request. A batch
+look-ups 50 to a request; attribute values and addresses 10 to a request; deletes 50 ids to a
+request. A batch
 BigCommerce rejects as a whole is bisected until the bad rows are isolated. A create whose answer
 was lost is settled by an email look-up before anything is re-sent.
 """
@@ -62,7 +63,7 @@ class CustomerObject(CustomerWrites):
             sync.mappings,
             CUSTOMER_FIELDS,
             what="customer",
-            custom={"attribute", "form_field", "metafield", "consent"},
+            custom={"attribute", "form_field", "metafield", "consent", "address"},
         )
         self.native = mapped.native
         self._problems = mapped.problems
@@ -77,6 +78,8 @@ class CustomerObject(CustomerWrites):
                 if ref.kind == "metafield"
             ],
             consent=[(column, ref.name) for column, ref in custom if ref.kind == "consent"],
+            addresses=[(column, ref.name) for column, ref in custom if ref.kind == "address"],
+            names={spec.name: column for column, spec in self.native},
         )
         self.email_column = next((c for c, s in self.native if s.name == "email"), None)
         match = sync.match
@@ -86,7 +89,11 @@ class CustomerObject(CustomerWrites):
     # -- checks ------------------------------------------------------------------------------
 
     def static_problems(self) -> list[Problem]:
-        problems = [*self._problems, *self.extras.consent.static_problems()]
+        problems = [
+            *self._problems,
+            *self.extras.consent.static_problems(),
+            *self.extras.addresses.static_problems(),
+        ]
         if self.sync.mode not in MODES:
             problems.append(Problem(f"customers support modes {', '.join(MODES)}", ("mode",)))
         match = self.sync.match
@@ -109,7 +116,10 @@ class CustomerObject(CustomerWrites):
         return problems
 
     def column_problems(self, column_types: Mapping[str, str]) -> list[Problem]:
-        return type_problems(self.sync.mappings, CUSTOMER_FIELDS, column_types, what="customer")
+        return [
+            *type_problems(self.sync.mappings, CUSTOMER_FIELDS, column_types, what="customer"),
+            *self.extras.addresses.column_problems(column_types),
+        ]
 
     async def prepare(
         self, column_types: Mapping[str, str], *, dry_run: bool = False
@@ -159,6 +169,10 @@ class CustomerObject(CustomerWrites):
         calls += -(-operations.get("update", 0) * len(self.extras.attributes) // WRITE_BATCH)
         calls += writes * (1 if self.extras.metafields else 0)  # metafield reads, at most
         calls += writes * (1 if self.extras.consent.mappings else 0)  # one PUT per customer
+        # Addresses ride inside creates; updates write them apart, 10 to a request.
+        calls += (
+            -(-operations.get("update", 0) // WRITE_BATCH) if self.extras.addresses.mappings else 0
+        )
         calls += -(-lookups // LOOKUP_BATCH)
         calls += -(-operations.get("clear", 0) // WRITE_BATCH)
         calls += -(-operations.get("delete", 0) // DELETE_BATCH)

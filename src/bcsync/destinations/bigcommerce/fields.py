@@ -2,8 +2,10 @@
 
 A mapping's ``field`` is either a native field (``email``, ``billing_address.first_name``) or a
 custom field: ``attributes.<name>`` (customer attribute), ``form_fields.<name>`` (customer form
-field) or ``metafields.<namespace>.<key>``. Values are checked against the field's type and length
-*before* sending, so a bad value is an invalid row that names its column, not a rejected batch.
+field), ``metafields.<namespace>.<key>``, ``consent[.<category>]`` or a customer address
+(``address.<field>``, or ``addresses`` for a list column). Values are checked against the
+field's type and length *before* sending, so a bad value is an invalid row that names its
+column, not a rejected batch.
 
 NaN and ±Infinity are refused in every kind of field (``non_finite``): JSON has no such numbers,
 so Python would write them as bare ``NaN``/``Infinity`` that no JSON parser, BigCommerce's
@@ -58,8 +60,8 @@ class FieldSpec:
 class FieldRef:
     """A parsed mapping target."""
 
-    kind: Literal["native", "attribute", "form_field", "metafield", "consent"]
-    name: str  # native path, attribute or form field name, or metafield key
+    kind: Literal["native", "attribute", "form_field", "metafield", "consent", "address"]
+    name: str  # native path, attribute / form field / address field name, or metafield key
     namespace: str = ""  # metafields only
 
 
@@ -77,6 +79,20 @@ def parse_field(field: str) -> FieldRef:
                 f"unknown consent category '{rest}' in '{field}' (known: {', '.join(categories)})"
             )
         return FieldRef("consent", rest)
+    if field == "addresses":
+        return FieldRef("address", "")  # a list column: the customer's full set
+    if head == "address":
+        # The parts of customerAddresses_Base (customer_addresses.ADDRESS_FIELDS).
+        parts = (
+            "first_name", "last_name", "company", "address1", "address2", "city",
+            "state_or_province", "postal_code", "country_code", "phone", "address_type",
+        )  # fmt: skip
+        if rest not in parts:
+            raise ValueError(
+                f"unknown address field '{rest}' in '{field}' (map address.<field>, one of: "
+                f"{', '.join(parts)}; or a list column to 'addresses')"
+            )
+        return FieldRef("address", rest)
     if head == "metafields":
         namespace, _, key = rest.partition(".")
         if not namespace or not key:
@@ -104,7 +120,8 @@ def map_fields(
     mapped = MappedFields([], [], [])
     kinds = {"attribute": "attributes.<name>", "form_field": "form_fields.<name>",
              "metafield": "metafields.<namespace>.<key>",
-             "consent": "consent.<category> or consent"}  # fmt: skip
+             "consent": "consent.<category> or consent",
+             "address": "address.<field> or addresses"}  # fmt: skip
     for index, mapping in enumerate(mappings):
         where: tuple[str | int, ...] = ("mappings", index, "field")
         try:
