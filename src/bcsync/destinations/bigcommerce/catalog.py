@@ -3,13 +3,18 @@
 One ``FieldSpec`` per field (``bcsync.destinations.bigcommerce.fields``): the type a value is
 converted to, its length limits, whether BigCommerce requires it, and whether it may only be set
 when the record is created. Custom fields (attributes, form fields, metafields) are not listed
-here: they are the store's own, read from it.
+here: they are the store's own, read from it; ``CUSTOM_FORMS`` lists the forms a mapping names
+them with, and ``NOTES`` what a field's type and limits do not say (``bcsync fields`` and the
+README's field table show both).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from bcsync.destinations.bigcommerce.customer_addresses import ADDRESS_FIELDS
+from bcsync.destinations.bigcommerce.customer_consent import CATEGORIES as CONSENT_CATEGORIES
 from bcsync.destinations.bigcommerce.fields import FieldSpec
 
 CUSTOMER_FIELDS: Mapping[str, FieldSpec] = {
@@ -45,6 +50,7 @@ ORDER_FIELDS: Mapping[str, FieldSpec] = {
         FieldSpec("products", "json", create_only=False),
         FieldSpec("shipping_addresses", "json"),
         FieldSpec("fees", "json"),
+        FieldSpec("consignments", "json"),
         FieldSpec("customer_id", "integer"),
         FieldSpec("status_id", "integer", required=True),
         FieldSpec("date_created", "rfc2822", create_only=True),
@@ -90,3 +96,74 @@ ORDER_PAIRS = (
     ("subtotal_ex_tax", "subtotal_inc_tax"),
     ("total_ex_tax", "total_inc_tax"),
 )
+
+
+@dataclass(frozen=True)
+class FieldForm:
+    """A form of mapping target that names a field the store defines (or a group of fields)."""
+
+    form: str  # as written in a mapping's ``field``
+    kind: str  # what the column holds
+    note: str
+
+
+CUSTOM_FORMS: Mapping[str, tuple[FieldForm, ...]] = {
+    "customers": (
+        FieldForm(
+            "attributes.<name>", "attribute's type", "a customer attribute the store defines"
+        ),
+        FieldForm("form_fields.<name>", "string", "a customer form field the store defines"),
+        FieldForm("metafields.<namespace>.<key>", "string", "namespace and key 1-64 characters"),
+        FieldForm(
+            "consent.<category>",
+            "boolean",
+            f"true allows, false denies: {', '.join(CONSENT_CATEGORIES)} (essential is never "
+            "denied)",
+        ),
+        FieldForm("consent", "JSON", "list of the allowed categories"),
+        FieldForm(
+            "addresses",
+            "JSON",
+            "list of address objects (the address.<field> names as keys): the full set bcsync "
+            "writes; addresses the customer added are never touched",
+        ),
+    ),
+    "orders": (
+        FieldForm("metafields.<namespace>.<key>", "string", "namespace and key 1-64 characters"),
+    ),
+}
+
+# What a field's type and limits do not say, for ``bcsync fields`` and the README.
+NOTES: Mapping[str, Mapping[str, str]] = {
+    "customers": {
+        "email": "a valid email address",
+        "channel_ids": "list of channel ids",
+        "address.country_code": "ISO 3166-1 alpha-2 (US)",
+        "address.state_or_province": "needed where the country has states (US, CA, AU, ...)",
+        "address.address_type": "residential or commercial",
+    },
+    "orders": {
+        "products": "list of line items: custom (name, quantity, price_inc_tax, price_ex_tax) "
+        "or catalog (product_id, quantity); insert mode only",
+        "shipping_addresses": "list of addresses (billing address fields + shipping_method)",
+        "fees": "list of {type: custom_fee, display_name_customer and/or display_name_merchant, "
+        "two or three of cost_ex_tax/cost_inc_tax/cost_tax (>= 0), source, tax_class_id}; "
+        "an update replaces every fee",
+        "consignments": '{"pickups": [one pickup: pickup_method_id, line_items, location, '
+        "pickup_method_display_name, ...]}; not with products or shipping_addresses",
+        "status_id": "a status id or name (Shipped, Awaiting Fulfillment, ...)",
+        "date_created": "a date and time, sent in RFC 2822",
+        "billing_address.zip": "at least 2 characters to create an order",
+    },
+}
+
+# Each sync ``object`` and its native fields.
+OBJECTS: Mapping[str, Mapping[str, FieldSpec]] = {
+    "customers": CUSTOMER_FIELDS,
+    "orders": ORDER_FIELDS,
+}
+# Native fields a mapping names under a prefix, per object: ``address.<field>`` is a field of the
+# customer's one synced address (``customer_addresses``).
+PREFIXED: Mapping[str, Mapping[str, Mapping[str, FieldSpec]]] = {
+    "customers": {"address": ADDRESS_FIELDS},
+}

@@ -5,6 +5,12 @@ concurrently under the store's rate governor. Every order bcsync creates carries
 ``external_order_id`` (deterministic from the sync and the primary key unless mapped) and
 ``external_source: bcsync``, so a create whose answer was lost is settled with
 ``GET /v2/orders?external_order_id=…`` before anything is re-sent.
+
+An order is shipped (``products``, ``shipping_addresses``) or picked up (``consignments``: one
+pickup whose line items become the order's products), never both in one row. ``fees`` go out in
+full on every update (BigCommerce replaces them: a null column is no fees); a pickup's update
+carries the pickup ``id`` read from the order's ``/consignments`` and only its changed lines
+(``order_extras``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from bcsync.destinations.bigcommerce.fields import (
     type_problems,
 )
 from bcsync.destinations.bigcommerce.metafields import Confirmation, MetafieldWriter
+from bcsync.destinations.bigcommerce.order_extras import fees_payload, pickup_payload, pin_pickup
 from bcsync.destinations.bigcommerce.order_lines import check_products, products_payload
 from bcsync.destinations.bigcommerce.targets import NATIVE, digest, merge, to_send
 from bcsync.errors import ApiError, RequestRejectedError, Retriable
@@ -41,9 +48,14 @@ MODES = ("insert", "update")
 ORDER_ID = FieldSpec("id", "integer")
 # Text fields that `clear` blanks; everything else (status included) is left as it is.
 CLEARABLE = ("customer_message", "staff_notes", "payment_method", "payment_provider_id")
-# What POST /v2/orders requires (a billing address, at least its zip, and products).
-CREATE_REQUIRED = ("products", "billing_address.zip")
+# What POST /v2/orders requires: a billing address (at least its zip), and products or a
+# pickup consignment (whose line items become the order's products).
+CREATE_REQUIRED = ("billing_address.zip",)
+LINES = ("products", "consignments")
+# A pickup order is not shipped: consignments never come with these (reference §5.2).
+SHIPPING = ("products", "shipping_addresses")
 _CREATING = "creating an order needs"
+_LINES_PAGE = 250  # order lines read per page (pickup updates whose lines came as links)
 
 
 class OrderObject:
@@ -157,6 +169,7 @@ class OrderObject:
                 self._value(spec, values.get(column))
             except ValueProblem as exc:
                 reasons.append(f"column '{column}' (field {spec.name}): {exc}")
+        reasons.extend(self._pickup_problems(values))
         for low, high in ORDER_PAIRS:
             columns = [self._column_of.get(low), self._column_of.get(high)]
             present = [c is not None and values.get(c) is not None for c in columns]
@@ -174,11 +187,33 @@ class OrderObject:
         reasons.extend(self.metafield_writer.validate(values))
         return "; ".join(reasons) or None
 
+    def _pickup_problems(self, values: Mapping[str, Any]) -> list[str]:
+        """A row's pickup may not come with products or shipping addresses (one row, one
+        order: shipped or picked up, not both)."""
+        pickup = self._column_of.get("consignments")
+        if pickup is None or values.get(pickup) is None:
+            return []
+        clashing = [
+            f"'{column}' ({name})"
+            for name in SHIPPING
+            if (column := self._column_of.get(name)) is not None and values.get(column) is not None
+        ]
+        if not clashing:
+            return []
+        return [
+            f"column '{pickup}' (consignments) cannot come with {' or '.join(clashing)} in one "
+            "row: an order is either shipped or picked up"
+        ]
+
     def _value(self, spec: FieldSpec, value: Any) -> Any:
         if spec.name == "status_id" and value is not None:
             return self.status_id(value) if self._prepared else value
         if spec.name == "products":
             return products_payload(value)
+        if spec.name == "fees":
+            return fees_payload(value)
+        if spec.name == "consignments":
+            return pickup_payload(value)
         return convert(spec, value)
 
     def create_problem(self, values: Mapping[str, Any]) -> str | None:
@@ -190,16 +225,28 @@ class OrderObject:
         reasons = []
         if zip_code is None or len(str(zip_code).strip()) < 2:
             reasons.append(f"column '{zip_column}' (billing_address.zip): at least 2 characters")
-        products_column = self._column_of["products"]
-        reasons.extend(check_products(products_column, values.get(products_column)))
+        pickup_column = self._column_of.get("consignments")
+        if pickup_column is not None and values.get(pickup_column) is not None:
+            return "; ".join(reasons) or None  # its line items were checked with the field
+        products_column = self._column_of.get("products")
+        if products_column is None:
+            reasons.append(
+                f"column '{pickup_column}' (consignments): an order needs a pickup consignment "
+                "when no products are mapped"
+            )
+        else:
+            reasons.extend(check_products(products_column, values.get(products_column)))
         return "; ".join(reasons) or None
 
     def _unmapped_for_create(self) -> list[str]:
-        return [
+        missing = [
             f"field '{name}' (not mapped)"
             for name in CREATE_REQUIRED
             if name not in self._column_of
         ]
+        if not any(name in self._column_of for name in LINES):
+            missing.append("field 'products' (not mapped), or 'consignments' for pickups")
+        return missing
 
     def predict(self, kind: str, dest_id: str | None) -> tuple[str, int]:
         if self.sync.mode == "insert":
@@ -208,6 +255,8 @@ class OrderObject:
 
     def estimate_calls(self, operations: Mapping[str, int], lookups: int) -> int:
         writes = sum(operations.get(k, 0) for k in ("create", "update", "clear", "delete"))
+        if self.sync.mode == "update" and "consignments" in self._column_of:
+            writes += operations.get("update", 0)  # the pickup's id is read before its update
         return writes + lookups
 
     # -- resolving ---------------------------------------------------------------------------
@@ -317,6 +366,8 @@ class OrderObject:
             if spec.create_only and not create:
                 continue
             value = self._value(spec, values.get(column))
+            if value is None and spec.name == "fees" and not create:
+                value = []  # no fees in the model: none in the order (fees are replaced in full)
             if value is None:
                 if create or spec.kind != "string":
                     continue
@@ -394,6 +445,8 @@ class OrderObject:
                 note = "status and other required fields left as they are"
             else:
                 body = self.body(op) if NATIVE in (wanted or {}) else {}
+                if "consignments" in body:
+                    body["consignments"] = await self._pinned_pickup(op, body["consignments"])
             if body:
                 await self.client.request(
                     "PUT", f"/v2/orders/{int(str(op.dest_id))}", json=body, pks=[op.pk]
@@ -413,11 +466,49 @@ class OrderObject:
                 error_text(exc.body, str(exc)),
                 landed=op.landed,
             )
+        except ValueProblem as exc:  # what the store holds does not allow the update
+            return RowOutcome(
+                op.pk, op.op, Outcome.REJECTED, op.dest_id, str(exc), landed=op.landed
+            )
         except ApiError as exc:
             if not isinstance(exc, Retriable):
                 raise
             message = f"BigCommerce did not confirm the write: {exc}"
             return RowOutcome(op.pk, op.op, Outcome.REJECTED, op.dest_id, message, landed=op.landed)
+
+    async def _pinned_pickup(self, op: RowOp, consignments: dict[str, Any]) -> dict[str, Any]:
+        """The pickup of an update, with the ``id`` BigCommerce gave it read from the order (an
+        update needs it; bcsync never guesses it) and only the line items that changed."""
+        order_id = int(str(op.dest_id))
+        response = await self.client.request(
+            "GET",
+            f"/v2/orders/{order_id}/consignments",
+            params={"include": "consignments.line_items"},
+            pks=[op.pk],
+        )
+        stored = response.body if isinstance(response.body, dict) else {}
+        pickups = stored.get("pickups") or []
+        if pickups and not all("id" in line for line in pickups[0].get("line_items") or []):
+            # Line items answered as links: the order's lines (a pickup order has no others).
+            pickups[0]["line_items"] = await self._order_lines(order_id, op.pk)
+        return pin_pickup(consignments, stored, str(order_id))  # ValueProblem: rejected
+
+    async def _order_lines(self, order_id: int, pk: str) -> list[dict[str, Any]]:
+        """Every line of an order (``GET /v2/orders/{id}/products``, page by page)."""
+        lines: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = await self.client.request(
+                "GET",
+                f"/v2/orders/{order_id}/products",
+                params={"page": str(page), "limit": str(_LINES_PAGE)},
+                pks=[pk],
+            )
+            found = response.body if isinstance(response.body, list) else []
+            lines.extend(found)
+            if len(found) < _LINES_PAGE:
+                return lines
+            page += 1
 
     def _clear_body(self) -> dict[str, Any]:
         return {spec.name: "" for _, spec in self.native if spec.name in CLEARABLE}
