@@ -213,6 +213,27 @@ class RunStore:
         """The latest tick key recorded for ``sync`` among those starting with ``prefix``."""
         return run_queue.last_tick(self._engine, sync, prefix=prefix)
 
+    def claim_ticks(self, claims: Sequence[run_queue.TickClaim]) -> dict[tuple[str, str], str]:
+        """Record many ticks with their runs in one transaction; the run id of each key won."""
+        return run_queue.claim_ticks(self._engine, claims)
+
+    def waiting_runs(self, syncs: Sequence[str] | None = None) -> list[run_queue.WaitingRun]:
+        """Runs queued or in progress (of ``syncs``, or of all), oldest first, with their locks."""
+        return run_queue.waiting_runs(self._engine, syncs)
+
+    def last_clock_ticks(self, syncs: Sequence[str]) -> dict[str, str]:
+        """The latest clock tick key recorded for each of ``syncs`` that has one."""
+        return run_queue.last_clock_ticks(self._engine, syncs)
+
+    def last_after_firing(self, sync: str) -> str | None:
+        """The id of the upstream run that set off ``sync``'s latest ``after:`` firing."""
+        return run_queue.last_after_firing(self._engine, sync)
+
+    def latest_finished_run(self, sync: str, *, after: datetime | None) -> RunRecord | None:
+        """``sync``'s latest run that ran (not skipped) and finished later than ``after``."""
+        row = run_queue.latest_finished_run(self._engine, sync, after=after)
+        return _run_record(row) if row is not None else None
+
     def set_status(self, run_id: str, status: str) -> None:
         """Move a running run to another running status (querying | planning | syncing)."""
         if status not in RUNNING_STATUSES:

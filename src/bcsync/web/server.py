@@ -44,7 +44,22 @@ def settings_for(host: str, *, read_only: bool, token: str | None) -> UiSettings
     return UiSettings(read_only=read_only, token=token)
 
 
-def serve(project: Project, *, host: str, port: int, settings: UiSettings) -> None:
+def serve(
+    project: Project, *, host: str, port: int, settings: UiSettings, scheduler: bool = True
+) -> None:
+    """Serve the UI until uvicorn stops (Ctrl-C, SIGTERM); with ``scheduler``, the project's
+    schedules run in a background thread meanwhile (``bcsync.scheduling.service``)."""
     import uvicorn
 
-    uvicorn.run(create_app(project, settings), host=host, port=port, log_level="warning")
+    from bcsync.scheduling import service
+
+    running = (
+        service.start(project.config)
+        if scheduler and service.has_schedules(project.config)
+        else None
+    )
+    try:
+        uvicorn.run(create_app(project, settings), host=host, port=port, log_level="warning")
+    finally:
+        if running is not None:
+            running.stop()
