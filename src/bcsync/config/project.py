@@ -216,6 +216,9 @@ class ProjectConfig(Frozen):
     syncs: dict[str, SyncConfig] = Field(default_factory=dict)
     alerts: AlertsConfig | None = None
     debugger: DebuggerConfig = DebuggerConfig()
+    # Where runs execute: in this process (local), or on a queue that `bcsync worker` processes
+    # take them from (queue: Procrastinate, in the PostgreSQL run store).
+    executor: Literal["local", "queue"] = "local"
     project_dir: Path
     config_path: Path
     _source: LocatedDocument | None = PrivateAttr(default=None)
@@ -263,6 +266,12 @@ class ProjectConfig(Frozen):
                         _unknown("channel", channel, channels),
                     )
         self._check_after_schedules()
+        if self.executor == "queue" and not self.state_is_postgres:
+            raise ConfigIssue(
+                ("executor",),
+                "'queue' needs a PostgreSQL run store (state.url: postgresql://USER@HOST/DB): "
+                "workers on other machines share their queue and runs through it",
+            )
         return self
 
     def _check_after_schedules(self) -> None:
@@ -312,6 +321,10 @@ class ProjectConfig(Frozen):
     @property
     def state_url(self) -> str:
         return self.resolve_url(self.state.url)
+
+    @property
+    def state_is_postgres(self) -> bool:
+        return database_url.parse_store_url(self.state.url).get_backend_name() == "postgresql"
 
     def sync(self, name: str) -> SyncConfig:
         """The named sync, or a ConfigError listing the ones that exist."""
