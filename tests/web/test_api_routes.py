@@ -66,6 +66,10 @@ def test_an_orchestrator_triggers_a_run_polls_it_and_pages_its_rows_and_calls(
                 "last_run": None,
                 "running_run_id": None,
                 "open_alerts": [],
+                "schedule": None,
+                "next_runs": [],
+                "on_overlap": "skip",
+                "misfire_grace_seconds": 60.0,
             }
         ]
     }
@@ -87,9 +91,10 @@ def test_an_orchestrator_triggers_a_run_polls_it_and_pages_its_rows_and_calls(
     shown = project.cli("show", run_id, "--json")
     assert shown.returncode == 0, shown.stderr
     cli_run = json.loads(shown.stdout)
-    assert {k: v for k, v in run.items() if k not in ("trigger", "running", "sent")} == {
-        k: v for k, v in cli_run.items() if k != "trigger"
-    }
+    assert run["finished"] is True
+    assert {
+        k: v for k, v in run.items() if k not in ("trigger", "running", "finished", "sent")
+    } == {k: v for k, v in cli_run.items() if k != "trigger"}
 
     listed = httpx.get(server.url("/api/v1/syncs")).json()["syncs"][0]
     assert listed["last_run"]["run_id"] == run_id

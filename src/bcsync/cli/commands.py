@@ -27,8 +27,12 @@ from typer.exceptions import TyperException
 from bcsync import __version__
 from bcsync.cli import render
 from bcsync.cli.alerts import alerts_app
+from bcsync.cli.fields import fields
 from bcsync.cli.progress import RunProgress
 from bcsync.cli.render import console
+from bcsync.cli.scheduling import scheduler
+from bcsync.cli.trigger import trigger
+from bcsync.cli.workers import worker
 from bcsync.errors import BcsyncError, ConfigError
 from bcsync.run.results import MAX_LISTED_ROWS
 from bcsync.vocabulary import COUNT_KEYS
@@ -50,6 +54,10 @@ app = typer.Typer(
 state_app = typer.Typer(help="Inspect or forget a sync's snapshot.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
 app.add_typer(alerts_app, name="alerts")
+app.command()(fields)
+app.command()(scheduler)
+app.command()(trigger)
+app.command()(worker)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -447,8 +455,12 @@ def serve(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="Hide Run, Plan, Resync and Send test.")
     ] = False,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Do not run the syncs' schedules here.")
+    ] = False,
 ) -> None:
-    """Serve the web UI and its JSON API over this project's runs until Ctrl-C."""
+    """Serve the web UI and its JSON API over this project's runs, and run the syncs'
+    schedules (unless --no-scheduler), until Ctrl-C."""
     from bcsync.web.server import serve as serve_ui
     from bcsync.web.server import settings_for, ui_token
 
@@ -457,7 +469,7 @@ def serve(
     _err().print(f"bcsync UI on http://{host}:{port}/ (Ctrl-C to stop)")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            serve_ui(project, host=host, port=port, settings=settings)
+            serve_ui(project, host=host, port=port, settings=settings, scheduler=not no_scheduler)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE) from None
 

@@ -1,14 +1,15 @@
 """The JSON API under ``/api/v1``, documented at ``/api/v1/openapi.json``.
 
 An orchestrator triggers a run (``POST /api/v1/syncs/{name}/runs`` → 202 and its ``run_id``) and
-polls it (``GET /api/v1/runs/{run_id}`` until ``running`` is false); the run's rows and API calls
-come a page at a time, each page naming the cursor of the next. With a UI token, every route takes
-``Authorization: Bearer <token>``.
+polls it (``GET /api/v1/runs/{run_id}`` until ``finished`` is true: a ``queued`` run, waiting for
+a worker or for the sync's run in progress, is not ``running`` yet; ``bcsync.client`` does
+this); the run's rows and API calls come a page at a time, each page naming the cursor of the
+next. With a UI token, every route takes ``Authorization: Bearer <token>``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
@@ -18,10 +19,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from bcsync.api import Project
 from bcsync.errors import BcsyncError, ConfigError
 from bcsync.state.records import AlertStateRecord, RunRecord
-from bcsync.vocabulary import Outcome
+from bcsync.vocabulary import FINISHED, Outcome
 from bcsync.web.app import UiSettings, project_of
 from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
+from bcsync.web.schedules import schedule_view
 
 MAX_PAGE = 1000
 
@@ -82,6 +84,15 @@ class SyncOut(BaseModel):
     last_run: RunSummary | None
     running_run_id: str | None = Field(description="the run in progress, if any")
     open_alerts: list[OpenAlert]
+    schedule: dict[str, Any] | None = Field(
+        description="the schedule of bcsync.yml as data, plus its `description` in plain words;"
+        " null: manual only"
+    )
+    next_runs: list[datetime] = Field(
+        description="the next five fire times, UTC (none for manual and `after:` schedules)"
+    )
+    on_overlap: str = Field(description="skip | queue_one: a tick while a run is going")
+    misfire_grace_seconds: float = Field(description="how late a tick may still fire")
 
 
 class SyncList(BaseModel):
@@ -104,14 +115,21 @@ class RunAccepted(BaseModel):
 
 
 class RunOut(BaseModel):
-    """The JSON of ``bcsync run --json`` (DESIGN §1.2), plus ``trigger``, ``running`` and
-    ``sent`` (the added, changed and removed rows, each split into succeeded and rejected)."""
+    """The JSON of ``bcsync run --json`` (DESIGN §1.2), plus ``trigger``, ``running``,
+    ``finished`` and ``sent`` (the added, changed and removed rows, each split into succeeded
+    and rejected)."""
 
     run_id: str
     sync: str
-    status: str = Field(description="querying | planning | syncing while running; then the end")
+    status: str = Field(
+        description="queued (waiting to start); querying | planning | syncing while running;"
+        " then how it ended"
+    )
     trigger: str | None
     running: bool
+    finished: bool = Field(
+        description="the run has ended (poll until this is true: a queued run is not running yet)"
+    )
     started_at: str
     finished_at: str | None
     error: str | None
@@ -185,13 +203,19 @@ def _run_or_404(project: Project, run_id: str) -> RunRecord:
         raise HTTPException(404, f"no run {run_id!r}") from None
 
 
-@router.get("/syncs", response_model=SyncList, summary="Every sync, its last run and alerts")
+@router.get(
+    "/syncs",
+    response_model=SyncList,
+    summary="Every sync, its schedule and next runs, its last run and alerts",
+)
 def list_syncs(request: Request) -> SyncList:
     project = project_of(request)
     activity = {found.sync: found for found in project.sync_activity()}
     out = []
+    now = datetime.now(UTC)
     for name, sync in project.config.syncs.items():
         found = activity.get(name)
+        plan = schedule_view(sync, now)
         out.append(
             SyncOut(
                 name=name,
@@ -201,6 +225,10 @@ def list_syncs(request: Request) -> SyncList:
                 last_run=RunSummary.of(found.last) if found and found.last else None,
                 running_run_id=found.live.run_id if found and found.live else None,
                 open_alerts=[OpenAlert.of(alert) for alert in found.alerts] if found else [],
+                schedule=plan.to_json(sync),
+                next_runs=[tick.utc for tick in plan.next_runs],
+                on_overlap=plan.on_overlap,
+                misfire_grace_seconds=plan.misfire_grace_seconds,
             )
         )
     return SyncList(syncs=out)
@@ -264,6 +292,7 @@ def get_run(request: Request, run_id: str) -> RunOut:
             "error": record.error,
             "trigger": record.trigger,
             "running": record.running,
+            "finished": record.status in FINISHED,
             "sent": record.sent.to_json(),
         }
     )

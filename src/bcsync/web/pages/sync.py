@@ -1,5 +1,6 @@
-"""The Sync page: its configuration as written (secrets masked), its run history (filtered by GET
-parameters, paged by key) and a chart of rows sent and rejected per run."""
+"""The Sync page: its schedule and next five fire times, its configuration as written (secrets
+masked), its run history (filtered by GET parameters, paged by key) and a chart of rows sent and
+rejected per run."""
 
 from __future__ import annotations
 
@@ -11,18 +12,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from bcsync.state.run_history import RUNNING, RunCursor, RunFilter
-from bcsync.vocabulary import FINISHED
+from bcsync.vocabulary import FINISHED, RunStatus
 from bcsync.web.app import project_of, render
 from bcsync.web.charts import RunBar, sent_and_rejected
 from bcsync.web.live import duration_text
 from bcsync.web.masking import masked_config
 from bcsync.web.pages.syncs import unknown_sync
+from bcsync.web.schedules import schedule_view
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 MAX_PAGE = 200
-STATUS_CHOICES = (RUNNING, *(str(status) for status in FINISHED))
+STATUS_CHOICES = (str(RunStatus.QUEUED), RUNNING, *(str(status) for status in FINISHED))
 
 
 def _day(text: str | None) -> date | None:
@@ -65,6 +67,8 @@ def _filters(request: Request) -> tuple[RunFilter, dict[str, str], list[str]]:
 
 
 def _duration(run: Any) -> str:
+    if run.status == RunStatus.QUEUED:
+        return "waiting to start"
     if run.finished_at is None:
         return "running" if run.running else ""
     return duration_text((run.finished_at - run.started_at).total_seconds())
@@ -113,6 +117,7 @@ def sync_page(request: Request, name: str) -> HTMLResponse:
             "title": name,
             "name": name,
             "sync": project.config.syncs[name],
+            "schedule": schedule_view(project.config.syncs[name]),
             "config_text": masked_config(project.config, name),
             "runs": [{"run": run, "duration": _duration(run)} for run in page.runs],
             "filters": kept,

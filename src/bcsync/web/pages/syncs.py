@@ -1,8 +1,10 @@
 """The Syncs page and its actions: Run now, Plan, and Full resync (its guard override behind a
-confirmation page). ``--read-only`` hides the actions and their routes answer 403."""
+confirmation page). ``--read-only`` hides the actions and their routes answer 403. Each sync's
+row also says its schedule in plain words and when it next runs, and a run waiting to start."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,11 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bcsync.api import Project
 from bcsync.errors import BcsyncError
+from bcsync.vocabulary import RunStatus
 from bcsync.web.app import UiSettings, project_of, render
 from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
+from bcsync.web.schedules import schedule_view
 
 router = APIRouter(include_in_schema=False)
+
+QUEUED_LOOKBACK = 5  # runs read to find the last run behind a queued one (at most one waits)
 
 
 def runner_of(request: Request) -> Runner:
@@ -51,10 +57,26 @@ def unknown_sync(request: Request, name: str) -> HTMLResponse:
 def syncs_context(request: Request) -> dict[str, Any]:
     project = project_of(request)
     activity = {found.sync: found for found in project.sync_activity()}
-    rows = [
-        {"name": name, "sync": sync, "activity": activity.get(name)}
-        for name, sync in project.config.syncs.items()
-    ]
+    now = datetime.now(UTC)
+    rows = []
+    for name, sync in project.config.syncs.items():
+        found = activity.get(name)
+        last, queued = found.last if found else None, None
+        if last is not None and last.status == RunStatus.QUEUED:
+            # A run waiting to start is not the last run: show the one before it as that.
+            queued = last
+            earlier = project.sync_history(name, limit=QUEUED_LOOKBACK).runs
+            last = next((run for run in earlier if run.status != RunStatus.QUEUED), None)
+        rows.append(
+            {
+                "name": name,
+                "sync": sync,
+                "activity": found,
+                "last": last,
+                "queued": queued,
+                "schedule": schedule_view(sync, now, n=1),
+            }
+        )
     return {"rows": rows, "title": "Syncs"}
 
 
