@@ -44,6 +44,9 @@ bench: $(STAMP)
 	$(PY) bench/calls_bench.py
 	$(PY) bench/shared_snapshot_bench.py
 	$(PY) bench/history_bench.py
+	$(PY) bench/quota_run_bench.py
+	$(PY) bench/workers_bench.py
+	$(PY) bench/scheduler_bench.py
 
 # The model-based chaos test, long: 25 rounds in each of its 10 scenarios, random seeds (a failure
 # prints the command that replays it). Figures: one line per scenario, and a JSON file (its path

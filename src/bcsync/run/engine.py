@@ -24,8 +24,8 @@ from bcsync.alerts import notify_run
 from bcsync.config.project import ProjectConfig, SyncConfig
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.objects import object_for
-from bcsync.destinations.bigcommerce.ratelimit import Governors
 from bcsync.destinations.bigcommerce.session import StoreSession, Transport
+from bcsync.destinations.bigcommerce.shared_quota import governors_for
 from bcsync.errors import BcsyncError, ConfigError, SyncLockedError
 from bcsync.run.checking import check_store, check_sync
 from bcsync.run.checkpoint import Checkpoints, RunTally, record_progress
@@ -67,7 +67,9 @@ class Engine:
         self.observers = list(observers)
         self.transport = transport  # the HTTP seam: tests pass one that checks the contract
         self.snapshots = Snapshots(config)
-        self.governors = Governors()  # one per store, shared by every command of this engine
+        # One per store, shared by every command of this engine; with a PostgreSQL run store each
+        # store's quota is also shared with every other process using it.
+        self.governors = governors_for(config.state_url)
 
     # -- plumbing ----------------------------------------------------------------------------
 

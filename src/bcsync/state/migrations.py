@@ -25,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
 
 from bcsync.errors import StateError
 from bcsync.state.schema import UtcDateTime, schema_versions
+
+if TYPE_CHECKING:  # Alembic is imported only to migrate: every command would pay ~50 ms for it
+    from alembic.operations import Operations
 
 # Key of the PostgreSQL advisory lock held while migrating ("bcsync" in ASCII).
 _PG_MIGRATION_LOCK = 0x626373796E63
@@ -295,6 +297,9 @@ def migrate(conn: sa.Connection, *, target: int = LATEST_VERSION) -> int:
             f"the run store is at schema version {version}, newer than this bcsync knows "
             f"({LATEST_VERSION}); upgrade bcsync"
         )
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
     ops = Operations(MigrationContext.configure(conn))
     for step in MIGRATIONS[version:target]:
         step.apply(ops)

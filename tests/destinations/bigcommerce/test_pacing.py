@@ -124,7 +124,7 @@ def window_headers(quota: int, left: int, reset_ms: int, window_ms: int) -> dict
 
 
 def test_a_small_burst_goes_at_once_and_the_rest_is_spread_over_the_window() -> None:
-    pacer = QuotaPacer(burst=0.1)
+    pacer = QuotaPacer(reserve=2, burst=0.1)  # spreading: the mode for burst < 1
     _, first = pacer.reserve_slot(0.0)
     assert first is not None
     pacer.observe(first, window_headers(150, 149, 3000, 3000), 0.0)
@@ -232,3 +232,98 @@ def test_a_late_answer_from_the_previous_window_is_ignored() -> None:
 )
 def test_endpoint_keys_are_route_templates(method: str, path: str, key: str) -> None:
     assert endpoint_key(method, path) == key
+
+
+def finish_time(
+    *, total: int, quota: int, window: float, workers: int, latency: float, **kw: Any
+) -> tuple[float, SimulatedStore]:
+    """How long ``total`` requests take through one pacer (``kw`` its settings), ``workers`` at
+    once, each answered after ``latency`` seconds; the store counts them on arrival."""
+    pacer = QuotaPacer(rng=random.Random(1), **kw)
+    store = SimulatedStore(quota, window)
+    events: list[tuple[float, int, str, int, int, dict[str, str]]] = []
+    counter = itertools.count()
+    left, done, last = total, 0, 0.0
+
+    def push(at: float, kind: str, ticket: int = 0, status: int = 0, headers: Any = None) -> None:
+        heapq.heappush(events, (at, next(counter), kind, ticket, status, headers or {}))
+
+    for _ in range(workers):
+        push(0.0, "ask")
+    while events:
+        now, _, kind, ticket, status, headers = heapq.heappop(events)
+        if kind == "ask":
+            if left == 0:
+                continue
+            when, got = pacer.reserve_slot(now)
+            if got is None:
+                push(max(when, now + 1e-6), "ask")
+            else:
+                left -= 1
+                push(when + latency / 2, "arrive", got)
+        elif kind == "arrive":
+            status, headers = store.take(now)
+            push(now + latency / 2, "answer", ticket, status, headers)
+        else:
+            if status == 429:
+                pacer.on_rate_limited(ticket, headers, now)
+                left += 1
+            else:
+                pacer.observe(ticket, headers, now)
+                done, last = done + 1, now
+            push(now, "ask")
+    assert done == total
+    return last, store
+
+
+def test_a_window_is_used_at_once_and_then_the_pacer_waits_for_the_reset() -> None:
+    pacer = QuotaPacer()  # the default: the whole window's quota may go at once
+    _, first = pacer.reserve_slot(0.0)
+    assert first is not None
+    pacer.observe(first, window_headers(150, 149, 3000, 3000), 0.01)
+    slots = [pacer.reserve_slot(0.02) for _ in range(150)]
+    assert [when for when, _ in slots[:149]] == [0.02] * 149
+    assert slots[149] == (pytest.approx(3.01), None)  # spent: ask again at the reset
+    for _, ticket in slots[:149]:
+        assert ticket is not None
+        pacer.observe(ticket, window_headers(150, 0, 2900, 3000), 0.2)
+    assert pacer.reserve_slot(3.02)[1] is not None  # a fresh window
+
+
+def test_the_last_window_of_a_run_is_not_stretched_to_its_reset() -> None:
+    """1,082 requests (the bench's 9,000 customers) at 150 per 3 s need 7 full windows and 32
+    requests of an 8th: sent at once they end just after 21 s; spread evenly, near 21.6 s."""
+    kw: dict[str, Any] = {"total": 1082, "quota": 150, "window": 3.0, "workers": 10}
+    at_once, store = finish_time(latency=0.004, **kw)
+    assert store.limited == 0
+    assert 21.0 < at_once < 21.2, at_once
+    spread, store = finish_time(latency=0.004, reserve=2, burst=0.1, **kw)
+    assert store.limited == 0
+    assert spread > at_once + 0.4, (spread, at_once)
+
+
+def test_requests_in_flight_at_a_rollover_count_against_the_new_window() -> None:
+    pacer = QuotaPacer()
+    _, first = pacer.reserve_slot(0.0)
+    assert first is not None
+    pacer.observe(first, window_headers(10, 9, 1000, 1000), 0.0)
+    late = [pacer.reserve_slot(0.9)[1] for _ in range(3)]  # still out when the window ends
+    assert None not in late
+    # They may reach the store after its reset and count there: 7 more, not 10, may go now.
+    granted = [pacer.reserve_slot(1.0)[1] for _ in range(10)]
+    assert sum(t is not None for t in granted) == 7
+    # The first answer from the new window tells how many it really holds: the three had
+    # landed in the old one, so 10 - 1 (the request answered) - 6 (sent after it) = 3 more.
+    assert late[0] is not None and granted[0] is not None
+    for ticket in late:
+        assert ticket is not None
+        pacer.observe(ticket, window_headers(10, 0, 50, 1000), 0.95)
+    pacer.observe(granted[0], window_headers(10, 9, 1000, 1000), 1.01)
+    assert sum(pacer.reserve_slot(1.02)[1] is not None for _ in range(10)) == 3
+
+
+@pytest.mark.parametrize("latency", [0.004, 0.05])
+def test_a_long_run_meets_no_429s_with_the_whole_window_at_once(latency: float) -> None:
+    last, store = finish_time(total=3000, quota=150, window=3.0, workers=30, latency=latency)
+    assert store.limited == 0
+    assert last < 60 * (1 + 2 * latency)  # 20 windows, each late by about a round trip

@@ -5,11 +5,15 @@ caps how many requests may run at once on some endpoints. One :class:`RateGovern
 (a project's :class:`Governors` hands it out) is shared by every sync of the project, so two syncs
 to the same store never add up to more than the store allows.
 
-- :class:`QuotaPacer` (pure, clock passed in) spreads the requests left in the window evenly over
-  the time left, from the ``X-Rate-Limit-*`` headers, and turns a 429 into a store-wide pause.
-- :class:`RateGovernor` adds the concurrency caps and the waiting. It uses a thread lock and
-  per-loop futures instead of asyncio primitives, so syncs on different event loops (or threads)
-  can share it.
+- :class:`QuotaPacer` (pure, clock passed in, state as plain data) tracks the store's quota
+  window from the ``X-Rate-Limit-*`` headers, lets each window's requests go while it has any left
+  and turns a 429 into a store-wide pause.
+- A :class:`Pacing` runs a pacer for a governor: :class:`LocalPacing` in this process, or
+  ``shared_quota.SharedPacing``, whose state lives in a PostgreSQL run store so that every process
+  talking to the store shares its quota.
+- :class:`RateGovernor` adds the concurrency caps (per process) and the waiting. It uses a thread
+  lock and per-loop futures instead of asyncio primitives, so syncs on different event loops (or
+  threads) can share it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 # BigCommerce's documented per-endpoint concurrency limits (reference §2.4).
 DEFAULT_ENDPOINT_CAPS: Mapping[str, int] = {
@@ -34,6 +39,9 @@ DEFAULT_ENDPOINT_CAPS: Mapping[str, int] = {
     "PUT /v3/customers/addresses": 3,
     "POST /v3/customers/addresses": 10,
 }
+
+# A ticket not answered after this long (or two windows) is counted as lost: its process died.
+_LOST_AFTER_SECONDS = 120.0
 
 _NUMERIC_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
@@ -60,19 +68,23 @@ def _header_number(headers: Mapping[str, str], name: str) -> float | None:
 class QuotaPacer:
     """Where the store's quota window stands, as far as the responses tell, and when to send next.
 
-    Two ways to a slot, and neither sends more than the window has left:
+    BigCommerce counts requests in fixed windows, so what a window holds is used best by sending
+    while it has requests left and then waiting for the reset: the first ``burst`` × quota
+    requests of every window go at once (by default all of them). Spreading them evenly over the
+    window instead (``burst`` < 1: the rest is spaced out up to the reset) gives the same rate
+    while work keeps coming, but leaves the end of every window unused when a run ends or pauses
+    in it: in a 20 s run that cost several percent of the quota.
 
-    - a small burst allowance (a token bucket of ``burst`` × quota, refilled at the quota's
-      average rate), so a short run is not slowed down by pacing;
-    - otherwise the requests left are spread evenly over the time left until the reset, so a long
-      run uses the quota steadily instead of spending it at once and waiting out the window.
-
-    Every method takes ``now`` (monotonic seconds) so the logic can be driven by a fake clock.
-    Each reserved request holds a ticket until its answer is observed (or it is released).
+    Never more than the window has left goes out. Requests still in flight when a window ends may
+    land in the next one, so a window whose reset we only guessed starts with those taken off;
+    the first answer from it tells the truth. Every method takes ``now`` (seconds on any clock,
+    the same for every call) so the logic can be driven by a fake clock, and the whole state is
+    plain data (:meth:`to_state`, :meth:`from_state`) so processes can share it. Each reserved
+    request holds a ticket until its answer is observed (or it is released).
     """
 
-    reserve: int = 2  # requests kept back per window for clock skew at the window boundary
-    burst: float = 0.1  # share of the quota that may go out at once
+    reserve: int = 0  # requests kept back per window (for a store that counts them loosely)
+    burst: float = 1.0  # share of each window's quota that may go at once; the rest is spread
     backoff_base: float = 1.0  # first wait after a 429 without rate-limit headers (seconds)
     backoff_max: float = 60.0
     rng: random.Random = field(default_factory=random.Random)
@@ -85,10 +97,8 @@ class QuotaPacer:
     next_slot: float = 0.0
     pause_until: float = 0.0
     bare_429s: int = 0  # consecutive 429s without headers
-    credit: float = 0.0  # burst tokens available
-    credit_at: float = 0.0
     pending: dict[int, tuple[float, int]] = field(default_factory=dict)  # ticket → send order
-    _tickets: int = 0
+    tickets: int = 0
 
     def reserve_slot(self, now: float) -> tuple[float, int | None]:
         """Claim the next send slot: ``(when, ticket)``. Or ``(until, None)`` when nothing may be
@@ -102,13 +112,13 @@ class QuotaPacer:
             periods = int((now - self.reset_at) // self.window) + 1
             self.reset_at += periods * self.window
             self.reset_seen = False
-            self.left = self.quota
+            self._forget_lost(now)
+            # Requests still in flight may arrive after the store's reset and count in this one.
+            self.left = self.quota - len(self.pending)
         usable = self.left - self.reserve
         if usable < 1:
             return self.reset_at, None
-        self._refill(now)
-        if self.credit >= 1:
-            self.credit -= 1
+        if self.quota - self.left < self.burst * self.quota:
             self.left -= 1
             return now, self._ticket(now)
         slot = max(now, self.next_slot)
@@ -121,16 +131,37 @@ class QuotaPacer:
         return slot, self._ticket(slot)
 
     def _ticket(self, send_at: float) -> int:
-        self._tickets += 1
-        self.pending[self._tickets] = (send_at, self._tickets)
-        return self._tickets
+        self.tickets += 1
+        self.pending[self.tickets] = (send_at, self.tickets)
+        return self.tickets
 
-    def _refill(self, now: float) -> None:
-        if self.quota is None or now <= self.credit_at:
-            return
-        rate = self.quota / self.window
-        self.credit = min(self.burst * self.quota, self.credit + (now - self.credit_at) * rate)
-        self.credit_at = now
+    def _forget_lost(self, now: float) -> None:
+        """Drop tickets whose answer never came (a process that shared the state died)."""
+        horizon = now - max(2 * self.window, _LOST_AFTER_SECONDS)
+        for ticket in [t for t, (sent, _) in self.pending.items() if sent < horizon]:
+            del self.pending[ticket]
+
+    # -- sharing -------------------------------------------------------------------------------
+
+    _STATE = ("quota", "window", "left", "reset_at", "reset_seen", "next_slot", "pause_until")
+
+    def to_state(self) -> dict[str, Any]:
+        """The window's state as JSON-able data (not the settings, not the random source)."""
+        state: dict[str, Any] = {name: getattr(self, name) for name in self._STATE}
+        state["bare_429s"] = self.bare_429s
+        state["tickets"] = self.tickets
+        state["pending"] = [[t, sent] for t, (sent, _) in self.pending.items()]
+        return state
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Take over a state written by :meth:`to_state` (by this or another process)."""
+        for name in self._STATE:
+            if name in state:
+                setattr(self, name, state[name])
+        self.quota = None if state.get("quota") is None else int(state["quota"])
+        self.bare_429s = int(state.get("bare_429s", 0))
+        self.tickets = int(state.get("tickets", 0))
+        self.pending = {int(t): (float(sent), int(t)) for t, sent in state.get("pending", [])}
 
     def release(self, ticket: int) -> None:
         """A reserved request ended without an answer (or was never sent)."""
@@ -157,17 +188,20 @@ class QuotaPacer:
         if self.quota is not None and abs(reset_at - self.reset_at) < window / 2:
             # Same window: answers can arrive out of order, so keep the more cautious count. An
             # observed reset time is late by the answer's travel time, so the earliest is nearest
-            # the truth; but a window may open only at its first request, so a reset time we
-            # guessed at a rollover gives way to the first observed one.
-            self.left = min(self.left, estimate)
-            self.reset_at = min(self.reset_at, reset_at) if self.reset_seen else reset_at
+            # the truth; but a window may open only at its first request, so a window we guessed
+            # at a rollover gives way to the first answer from it (whose count includes the
+            # requests that were in flight at the rollover, or not).
+            if self.reset_seen:
+                self.left = min(self.left, estimate)
+                self.reset_at = min(self.reset_at, reset_at)
+            else:
+                self.left = estimate
+                self.reset_at = reset_at
         elif self.quota is not None and reset_at < self.reset_at - window / 2:
             return  # a late answer from the previous window
         else:
             self.left = estimate
             self.reset_at = reset_at
-        if self.quota is None:  # first sight of a quota: the burst allowance starts full
-            self.credit, self.credit_at = self.burst * quota, now
         self.reset_seen = True
         self.quota, self.window = int(quota), window
 
@@ -196,7 +230,6 @@ class QuotaPacer:
                 self.reset_at = now + wait
         self.pause_until = max(self.pause_until, now + wait)
         self.next_slot = max(self.next_slot, self.pause_until)
-        self.credit, self.credit_at = 0.0, self.pause_until
         return self.pause_until
 
 
@@ -220,8 +253,80 @@ class Permit:
         self.status, self.headers = status, headers
 
 
+class Pacing(Protocol):
+    """Where a governor gets its send slots: this process's own :class:`QuotaPacer`
+    (:class:`LocalPacing`), or one shared by every process that talks to the store
+    (``bcsync.destinations.bigcommerce.shared_quota.SharedPacing``)."""
+
+    async def acquire(self) -> int:
+        """Wait until a request may be sent; returns its ticket."""
+        ...
+
+    def settle(self, ticket: int, status: int | None, headers: Mapping[str, str]) -> None:
+        """What came back for a ticket's request (``status`` None: it got no answer)."""
+        ...
+
+    def requests_per_second(self) -> float | None:
+        """The store's sustainable request rate as last advertised (None: unknown/unlimited)."""
+        ...
+
+
+class LocalPacing:
+    """A :class:`QuotaPacer` owned by this process, behind a thread lock (callers may sit on
+    several event loops)."""
+
+    def __init__(self, pacer: QuotaPacer, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pacer = pacer
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def requests_per_second(self) -> float | None:
+        quota, window = self._pacer.quota, self._pacer.window
+        if quota is None or window <= 0:
+            return None
+        return quota / window
+
+    def settle(self, ticket: int, status: int | None, headers: Mapping[str, str]) -> None:
+        with self._lock:
+            now = self._clock()
+            if status == 429:
+                self._pacer.on_rate_limited(ticket, headers, now)
+            elif status is not None:
+                self._pacer.observe(ticket, headers, now)
+            else:
+                self._pacer.release(ticket)
+
+    async def acquire(self) -> int:
+        ticket: int | None = None
+        while True:
+            with self._lock:
+                now = self._clock()
+                if ticket is not None:
+                    # Reserved earlier, but a 429 elsewhere may have paused the store meanwhile.
+                    when = self._pacer.pause_until
+                    if when <= now:
+                        return ticket
+                else:
+                    when, ticket = self._pacer.reserve_slot(now)
+            try:
+                if when > now:
+                    await asyncio.sleep(when - now)
+                elif ticket is not None:
+                    return ticket
+                else:  # cannot happen with a positive window; never spin
+                    await asyncio.sleep(0.001)
+            except BaseException:
+                if ticket is not None:
+                    with self._lock:
+                        self._pacer.release(ticket)
+                raise
+
+
 class RateGovernor:
-    """Shares one store's request quota and concurrency between every request sent to it."""
+    """Shares one store's request quota and concurrency between every request sent to it.
+
+    The concurrency caps are this process's; the quota pacing is ``pacing`` (by default a
+    :class:`QuotaPacer` of this process's own)."""
 
     def __init__(
         self,
@@ -229,19 +334,22 @@ class RateGovernor:
         max_in_flight: int = 10,
         default_endpoint_cap: int = 8,
         endpoint_caps: Mapping[str, int] | None = None,
-        reserve: int = 2,
-        burst: float = 0.1,
+        reserve: int = 0,
+        burst: float = 1.0,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        pacing: Pacing | None = None,
     ) -> None:
         self.max_in_flight = max_in_flight
         self.default_endpoint_cap = default_endpoint_cap
         self.endpoint_caps = dict(DEFAULT_ENDPOINT_CAPS if endpoint_caps is None else endpoint_caps)
-        self._clock = clock
         self._lock = threading.Lock()
-        self._pacer = QuotaPacer(
-            reserve=reserve, burst=burst, backoff_base=backoff_base, backoff_max=backoff_max
+        self.pacing: Pacing = pacing or LocalPacing(
+            QuotaPacer(
+                reserve=reserve, burst=burst, backoff_base=backoff_base, backoff_max=backoff_max
+            ),
+            clock,
         )
         self._in_flight = 0
         self._by_endpoint: Counter[str] = Counter()
@@ -252,10 +360,7 @@ class RateGovernor:
 
     def requests_per_second(self) -> float | None:
         """The store's sustainable request rate as last advertised (None: unknown or unlimited)."""
-        quota, window = self._pacer.quota, self._pacer.window
-        if quota is None or window <= 0:
-            return None
-        return quota / window
+        return self.pacing.requests_per_second()
 
     @asynccontextmanager
     async def slot(self, method: str, path: str) -> AsyncIterator[Permit]:
@@ -264,7 +369,7 @@ class RateGovernor:
         key = endpoint_key(method, path)
         await self._enter(key)
         try:
-            ticket = await self._pace()
+            ticket = await self.pacing.acquire()
         except BaseException:
             with self._lock:
                 self._leave_locked(key)
@@ -273,15 +378,11 @@ class RateGovernor:
         try:
             yield permit
         finally:
-            with self._lock:
-                now = self._clock()
-                if permit.status == 429:
-                    self._pacer.on_rate_limited(ticket, permit.headers, now)
-                elif permit.status is not None:
-                    self._pacer.observe(ticket, permit.headers, now)
-                else:
-                    self._pacer.release(ticket)
-                self._leave_locked(key)
+            try:
+                self.pacing.settle(ticket, permit.status, permit.headers)
+            finally:
+                with self._lock:
+                    self._leave_locked(key)
 
     def _fits_locked(self, key: str) -> bool:
         return self._in_flight < self.max_in_flight and self._by_endpoint[key] < self.cap_for(key)
@@ -326,50 +427,40 @@ class RateGovernor:
                     self._waiters.remove(waiter)
             raise
 
-    async def _pace(self) -> int:
-        """Wait for a send slot; returns the pacer's ticket for it."""
-        ticket: int | None = None
-        while True:
-            with self._lock:
-                now = self._clock()
-                if ticket is not None:
-                    # Reserved earlier, but a 429 elsewhere may have paused the store meanwhile.
-                    when = self._pacer.pause_until
-                    if when <= now:
-                        return ticket
-                else:
-                    when, ticket = self._pacer.reserve_slot(now)
-            try:
-                if when > now:
-                    await asyncio.sleep(when - now)
-                elif ticket is not None:
-                    return ticket
-                else:  # cannot happen with a positive window; never spin
-                    await asyncio.sleep(0.001)
-            except BaseException:
-                if ticket is not None:
-                    with self._lock:
-                        self._pacer.release(ticket)
-                raise
-
 
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
 
+def store_id(api_url: str, store_hash: str) -> tuple[str, str]:
+    """Which store an API URL and store hash name (the URL's case and trailing slash aside)."""
+    return api_url.rstrip("/").lower(), store_hash
+
+
 class Governors:
     """The rate governors of one project's stores: one :class:`RateGovernor` per store, created
-    with defaults on first use and shared by every check, plan and run of the project."""
+    with defaults on first use and shared by every check, plan and run of the project.
 
-    def __init__(self) -> None:
+    ``pacing(api_url, store_hash)`` makes a store's quota pacing; by default each governor has a
+    :class:`LocalPacing` of its own (``shared_quota.governors_for`` passes the one shared through
+    a PostgreSQL run store)."""
+
+    def __init__(self, pacing: Callable[[str, str], Pacing] | None = None) -> None:
+        self._pacing = pacing
         self._by_store: dict[tuple[str, str], RateGovernor] = {}
         self._lock = threading.Lock()
 
+    @property
+    def shared(self) -> bool:
+        """True when the stores' quotas are shared with other processes."""
+        return self._pacing is not None
+
     def for_store(self, api_url: str, store_hash: str) -> RateGovernor:
-        key = (api_url.rstrip("/").lower(), store_hash)
+        key = store_id(api_url, store_hash)
         with self._lock:
             governor = self._by_store.get(key)
             if governor is None:
-                governor = self._by_store[key] = RateGovernor()
+                pacing = self._pacing(*key) if self._pacing is not None else None
+                governor = self._by_store[key] = RateGovernor(pacing=pacing)
             return governor
