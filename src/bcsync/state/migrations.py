@@ -257,6 +257,12 @@ def _v9_schedule_ticks_queue_quotas(ops: Operations) -> None:
     )
 
 
+def _v10_runs_by_status(ops: Operations) -> None:
+    # The scheduler asks every second which runs are queued or running: with this index that is
+    # a look-up of the few such runs, not a scan of the whole run history.
+    ops.create_index("ix_runs_status", "runs", ["status"])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "runs, row outcomes, sync locks", _v1_runs_outcomes_locks),
     Migration(
@@ -271,6 +277,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         9, "schedule ticks, queued runs, shared store quotas", _v9_schedule_ticks_queue_quotas
     ),
+    Migration(10, "runs indexed by status, for the scheduler", _v10_runs_by_status),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
