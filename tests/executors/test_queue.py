@@ -324,3 +324,81 @@ def test_the_ui_refuses_while_a_live_run_holds_the_sync_but_not_after_it_died(
     finally:
         runner.close()
         project.close()
+
+
+def _age(store: RunStore, run_id: str) -> None:
+    """Make run ``run_id`` look queued an hour ago."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE runs SET queued_at = queued_at - interval '1 hour' WHERE run_id = :r"),
+            {"r": run_id},
+        )
+
+
+def test_a_queued_run_left_without_a_job_is_queued_again_by_the_workers(
+    sync_project: SyncProject, postgres_url: str
+) -> None:
+    """A scheduler killed between claiming a tick (its run recorded ``queued``) and deferring the
+    run's job leaves a run no worker will ever take: it used to stay ``queued`` forever, and as
+    the sync's waiting run it made every later tick ``skipped`` and the UI refuse "Run now".
+    The workers' recovery queues such a run again once it is old enough."""
+    import asyncio
+
+    config = _queue_project(sync_project, postgres_url)
+    ensure_schema(queue_database(config))
+    with RunStore.open(postgres_url) as store:
+        orphan = store.queue_run("customers", trigger="schedule", tick="2026-01-01T00:00:00Z")
+        fresh = store.queue_run("other", trigger="api")  # just created: its job is on its way
+        assert orphan is not None and fresh is not None
+        _age(store, orphan)
+        asyncio.run(_recover(config))
+        assert [job[3]["run_id"] for job in _jobs(postgres_url)] == [orphan]
+        [(lock, _, status, args)] = _jobs(postgres_url)
+        assert (lock, status, args["sync"], args["trigger"]) == (
+            sync_lock("customers"),
+            "todo",
+            "customers",
+            "schedule",
+        )
+        asyncio.run(_recover(config))  # its job exists now: not queued twice
+        assert len(_jobs(postgres_url)) == 1
+        assert store.get_run(orphan).status == "queued"
+
+        # A leftover whose sync already has a job waiting is closed: that job runs the sync.
+        second = store.queue_run("customers", trigger="schedule", tick="2026-01-01T00:01:00Z")
+        assert second is not None
+        _age(store, second)
+        asyncio.run(_recover(config))
+        assert len(_jobs(postgres_url)) == 1
+        closed = store.get_run(second)
+        assert closed.status == "skipped"
+        assert "already waiting in the queue" in (closed.error or "")
+
+
+def test_a_stalled_job_s_run_begun_without_the_lock_is_closed_when_another_waits(
+    sync_project: SyncProject, postgres_url: str
+) -> None:
+    """A worker killed between beginning its run and taking the sync's lock, while another run
+    of the sync waits in the queue: the stalled job cannot go back, and nothing would ever close
+    its run, which stayed ``querying`` forever (and, seen from another host, live: every later
+    tick of the sync was skipped)."""
+    import asyncio
+
+    config = _queue_project(sync_project, postgres_url)
+    executor = QueueExecutor(config)
+    with RunStore.open(postgres_url) as store:
+        first = store.queue_run("customers", trigger="schedule")
+        assert first is not None
+        executor.submit("customers", first, trigger="schedule")
+        [(job, _)] = _job_ids(postgres_url)
+        assert store.begin_queued_run(first)  # then its worker died, before taking the lock
+        _stall(postgres_url, job)
+        second = store.queue_run("customers", trigger="api")
+        assert second is not None
+        executor.submit("customers", second, trigger="api")
+        executor.close()
+        assert asyncio.run(_recover(config)) == 0
+        closed = store.get_run(first)
+        assert closed is not None and closed.status == "interrupted", closed
+        assert "its worker stopped" in (closed.error or "")
+        assert store.get_run(second).status == "queued"

@@ -205,3 +205,22 @@ def test_two_schedulers_on_one_store_fire_each_tick_once(both_stores: Harness) -
     assert keys(harness, "b") == [f"2026-01-01T12:{m:02d}:00Z" for m in range(2, 11, 2)]
     fired = [(f.sync, f.tick) for f in harness.fired]
     assert len(fired) == len(set(fired)) == 15  # each recorded by exactly one of the two
+
+
+def test_a_misfire_grace_under_a_second_is_refused_since_it_would_skip_every_tick(
+    harness: Harness,
+) -> None:
+    """A scheduler's pass always comes a moment after the tick it fires (it wakes at the tick,
+    then reads the store). With ``misfire_grace: 0s`` every tick was a few milliseconds "too
+    late" and recorded as missed ("the scheduler was not running"): the sync never ran."""
+    from bcsync.errors import ConfigError
+
+    plan = ScheduleConfig.model_validate({"every": "1m"})
+    late = due_ticks(plan, at("2026-01-01T12:00:00Z"), at("2026-01-01T12:01:00.003Z"), timedelta(0))
+    assert late.fire == () and late.missed is not None  # what 0s would do to every tick
+    with pytest.raises(ConfigError) as refused:
+        harness.configure(sync_yaml("vip", "schedule: {every: 1m}\nmisfire_grace: 0s\n"))
+    message = str(refused.value)
+    assert "syncs.vip.misfire_grace" in message and "at least 1 second" in message
+    harness.configure(sync_yaml("vip", "schedule: {every: 1m}\nmisfire_grace: 1s\n"))
+    assert harness.config.syncs["vip"].misfire_grace == timedelta(seconds=1)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bcsync.executors.inprocess import InProcessExecutor
 from bcsync.state.schema import sync_locks
 from bcsync.vocabulary import RunStatus
@@ -114,3 +116,48 @@ def test_the_in_process_executor_does_nothing_for_a_run_another_process_began(
     assert ended == [("vip", run_id, None, None)]
     assert harness.store.get_run(run_id).status == RunStatus.QUERYING  # untouched
     assert not executor.busy("vip")
+
+
+def test_a_run_the_in_process_executor_could_not_start_is_handed_over_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run store hiccups (SQLite locked, PostgreSQL restarting) just as the executor starts
+    a queued run, and again as it tries to close it: the run stays ``queued``. The scheduler had
+    it as handed over for good, so it never started, and as the sync's waiting run it made
+    every later tick ``skipped`` until the process restarted."""
+    from bcsync import api
+    from bcsync.errors import StateError
+    from bcsync.executors import inprocess
+    from bcsync.state import RunStore
+
+    config = harness.configure(sync_yaml("vip", "schedule: {every: 1m}\n"))
+    attempts: list[str] = []
+
+    def run(self: object, sync: str, *, trigger: str, queued_run: str, **_: object) -> None:
+        attempts.append(queued_run)
+        if len(attempts) == 1:
+            raise StateError("cannot open the run store: database is locked")
+        with RunStore.open(harness.state_url) as store:
+            assert store.begin_queued_run(queued_run)
+            store.finish_run(queued_run, "success", counts={}, api_calls=0)
+
+    class Unreachable:
+        @staticmethod
+        def open(url: str) -> RunStore:
+            raise StateError("cannot open the run store: database is locked")
+
+    monkeypatch.setattr(api.Project, "run", run)
+    monkeypatch.setattr(inprocess, "RunStore", Unreachable)
+    executor = InProcessExecutor(config)
+    scheduler = harness.scheduler(executor)
+    scheduler.tick_once(harness.clock.at("2026-01-01T12:00:30Z"))
+    [fired] = scheduler.tick_once(harness.clock.at("2026-01-01T12:01:00Z"))
+    executor.join()
+    assert harness.store.get_run(fired.run_id).status == RunStatus.QUEUED  # could not start
+    scheduler.tick_once(harness.clock.at("2026-01-01T12:01:05Z"))  # tried again a bit later
+    scheduler.tick_once(harness.clock.at("2026-01-01T12:01:08Z"))
+    executor.join()
+    assert attempts == [fired.run_id, fired.run_id]
+    assert harness.store.get_run(fired.run_id).status == RunStatus.SUCCESS
+    [later] = scheduler.tick_once(harness.clock.at("2026-01-01T12:02:00Z"))
+    assert later.skipped_because is None

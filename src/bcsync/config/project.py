@@ -178,6 +178,18 @@ class SyncConfig(Frozen):
     on_overlap: Literal["skip", "queue_one"] = "skip"
     misfire_grace: Duration = timedelta(minutes=1)  # how late a tick may still fire
 
+    @field_validator("misfire_grace")
+    @classmethod
+    def _grace_of_a_second_at_least(cls, value: timedelta) -> timedelta:
+        # A scheduler fires a tick a moment after its time: under a second, every tick would
+        # be recorded as missed and the sync would never run.
+        if value < timedelta(seconds=1):
+            raise ValueError(
+                "must be at least 1 second (a tick fires a moment after its time, so a shorter "
+                "grace would skip every tick)"
+            )
+        return value
+
     @model_validator(mode="before")
     @classmethod
     def _ignore_match_for_insert(cls, data: Any) -> Any:

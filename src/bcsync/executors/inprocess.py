@@ -42,6 +42,7 @@ class InProcessExecutor:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Thread] = {}
         self._waiting: dict[str, deque[_Job]] = {}
+        self._held: set[str] = set()  # the run ids running or waiting here
         self._closed = False
 
     def submit(self, sync: str, run_id: str, *, trigger: str) -> None:
@@ -49,6 +50,7 @@ class InProcessExecutor:
         with self._lock:
             if self._closed:
                 return  # the run stays queued for the next scheduler to pick up
+            self._held.add(run_id)
             if sync in self._running:
                 self._waiting.setdefault(sync, deque()).append(job)
                 return
@@ -59,6 +61,12 @@ class InProcessExecutor:
         with self._lock:
             return sync in self._running or bool(self._waiting.get(sync))
 
+    def holds(self, run_id: str) -> bool:
+        """Whether ``run_id`` runs or waits here. A run handed over that is no longer held and
+        still ``queued`` could not be started (the run store failed): hand it over again."""
+        with self._lock:
+            return run_id in self._held
+
     def running(self) -> list[str]:
         with self._lock:
             return sorted(self._running)
@@ -68,6 +76,8 @@ class InProcessExecutor:
         process), and runs waiting here stay queued in the run store for another scheduler."""
         with self._lock:
             self._closed = True
+            for waiting in self._waiting.values():
+                self._held.difference_update(job.run_id for job in waiting)
             self._waiting.clear()
 
     def join(self, timeout: float | None = None) -> None:
@@ -103,6 +113,7 @@ class InProcessExecutor:
         finally:
             with self._lock:
                 del self._running[job.sync]
+                self._held.discard(job.run_id)
                 waiting = self._waiting.get(job.sync)
                 if waiting and not self._closed:
                     self._start(waiting.popleft())

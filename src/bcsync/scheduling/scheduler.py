@@ -221,6 +221,9 @@ class Scheduler:
         waiting = self.store.waiting_runs()
         queued = {run.run_id for run in waiting if run.status == RunStatus.QUEUED}
         self._submitted &= queued
+        holds = getattr(self.executor, "holds", None)
+        if holds is not None:  # a run the executor let go of unstarted goes to it again
+            self._submitted = {run_id for run_id in self._submitted if holds(run_id)}
         self._created &= queued
         self._foreign_seen = {k: v for k, v in self._foreign_seen.items() if k in queued}
         running = {
