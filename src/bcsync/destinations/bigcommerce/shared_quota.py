@@ -214,12 +214,19 @@ class SharedPacing:
 
         try:
             slots = self._row.apply(self._pacer, change)
-        except Exception as exc:
-            error = StateError(f"cannot reach the shared rate governor: {_reason(exc)}")
-            for ask in asks:
-                _call(ask.loop, _fail, ask.future, error)
-            return
-        self.round_trips += 1
+            self.round_trips += 1
+        except Exception:
+            # The run store cannot be reached: this process paces alone, from its own copy of
+            # the state, until it can. Only what does not need the run store goes on meanwhile
+            # (``bcsync check`` probing the store's API); a run fails on its run store anyway,
+            # with the database's own reason.
+            try:
+                slots = change(self._pacer)
+            except Exception as exc:  # pragma: no cover - the pacer itself never raises
+                error = StateError(f"cannot reach the shared rate governor: {_reason(exc)}")
+                for ask in asks:
+                    _call(ask.loop, _fail, ask.future, error)
+                return
         quota, window = self._pacer.quota, self._pacer.window
         self._rate = quota / window if quota is not None and window > 0 else None
         self._pause_until = self._pacer.pause_until
