@@ -145,6 +145,7 @@ class ChunkSender:
         holders = snapshot.holders([op.dest_id for op in writes if op.dest_id is not None])
         ops, refused, displaced = claim(writes, holders, changes.leaving, obj.name.rstrip("s"))
         outcomes.extend(refused)
+        ops = self._moved_landed(ops, displaced)
         keys = {op.pk: obj.found_by(op) for op in ops}
         # A row holds a record it matched (not made) only once a write to it landed: a rejected
         # write must not keep another row from that record for good.
@@ -172,6 +173,22 @@ class ChunkSender:
                 remade.update((o.pk, o) for o in await self._apply(again))
             sent = [_remade(o, remade[o.pk]) if o.pk in remade else o for o in sent]
         return outcomes + sent
+
+    def _moved_landed(self, ops: list[RowOp], displaced: Mapping[str, str]) -> list[RowOp]:
+        """A row taking over the record of a row leaving in this run takes over what landed on
+        it too (e.g. the addresses that row pinned), so that they stay bcsync's: updated in
+        place and cleared later, never left behind as the customer's own (DESIGN §3.8). Not in
+        insert mode, which writes a moved record in full (only what never landed is sent)."""
+        if not displaced or self.sync.mode == "insert":
+            return ops
+        leaving = self.snapshot.get(sorted(set(displaced.values())))
+        moved = []
+        for op in ops:
+            entry = leaving.get(displaced.get(op.pk, ""))
+            if entry is not None and entry.dest_id == op.dest_id and entry.landed:
+                op = replace(op, landed={**landed_of(entry.landed), **op.landed})
+            moved.append(op)
+        return moved
 
     def _found_again(self, rows: Sequence[RowOp]) -> list[RowOp]:
         """New rows whose key (an email, an external_order_id) is that of a record this sync

@@ -23,7 +23,11 @@ BigCommerce skips an address identical to one the customer has (200, the address
 ``data``). A POST skipped so (its answer heard) made nothing: the address is confirmed but not
 pinned, as it was there before. A POST whose answer was lost (a 5xx, a timeout, a dropped
 connection) is settled by reading the customer's addresses and matching the content before
-anything is re-sent (DESIGN §3.8: settle before re-sending). Writes go 10 addresses to a request
+anything is re-sent (DESIGN §3.8: settle before re-sending), never with an address the customer
+had before the POST (read first: insert never adopts). A PUT skipped because the customer
+already has that address (one bcsync does not hold) retires bcsync's own; a PUT whose answer was
+lost is pinned with what the store holds. Switching between the flat and the list form carries
+the pins over. Writes go 10 addresses to a request
 (BigCommerce's limit); the rate governor caps concurrent PUTs at 3 and POSTs at 10.
 """
 
@@ -357,6 +361,10 @@ class AddressWriter:
             [cid for op, cid, _ in rows if op.pk in made and cid not in answered]
         )
         stored.update(answered)
+        # The other form's pins (a sync switched between flat columns and a list column) are
+        # bcsync's too: taken over by this form, and released from the other.
+        other = LIST_TARGET if target == TARGET else TARGET
+        moved: dict[str, dict[str, str]] = {}
         plans = []
         for op, cid, _ in rows:
             bodies = self.wanted(op.values)
@@ -364,11 +372,15 @@ class AddressWriter:
                 pins = _found(bodies[:WRITE_BATCH], stored.get(cid, []), set())
             else:
                 pins = pins_of(op.landed.get(target))
+                taken = {pin[1] for pin in pins}
+                pins += [pin for pin in pins_of(op.landed.get(other)) if pin[1] not in taken]
+            if pins_of(op.landed.get(other)):
+                moved[op.pk] = {other: UNSENT}
             plans.append(self._plan(op, int(cid), target, bodies, pins))
         await self._deletes([(plan, pin) for plan in plans for pin in plan.deletes])
         await self._updates(plans)
-        await self._creates([(plan, body) for plan in plans for body in plan.creates])
-        return Confirmation.of(plan.confirmation() for plan in plans)
+        await self._creates([(plan, body) for plan in plans for body in plan.creates], stored)
+        return Confirmation.of([Confirmation(moved), *(plan.confirmation() for plan in plans)])
 
     async def clear(self, rows: Sequence[tuple[RowOp, str]]) -> Confirmation:
         """Delete the addresses bcsync wrote for cleared customers (only the pinned ones)."""
@@ -378,8 +390,11 @@ class AddressWriter:
         pairs = [
             (plan, pin)
             for plan, (op, _) in zip(plans, rows, strict=True)
-            for target in (TARGET, LIST_TARGET)
-            for pin in pins_of(op.landed.get(target))
+            for pin in dict(
+                (pin[1], pin)
+                for target in (TARGET, LIST_TARGET)
+                for pin in pins_of(op.landed.get(target))
+            ).values()
         ]
         await self._deletes(pairs)
         errors: dict[str, str] = {}
@@ -460,31 +475,57 @@ class AddressWriter:
         # Not in the answer: refused, or skipped as a duplicate of another address; or gone.
         doubtful = [item for item in items if item[1][1] not in answered]
         present = await self._present([pin[1] for _, pin, _ in doubtful])
+        redundant: list[tuple[_Plan, Pin]] = []
         for item in items:
             plan, pin, body = item
-            if pin[1] in answered:
+            if pin[1] in answered or (pin[1] in present and _same(body, present[pin[1]])):
+                # Answered, or the store holds it already (a PUT applied whose answer was
+                # lost): pinned with what it holds, so a later run compares with the truth.
                 plan.kept.append((digest(body), pin[1]))
             elif pin[1] not in present:
                 plan.creates.append(body)  # gone is gone: released, and created anew
+            elif id(item) not in why:
+                # Skipped: the customer already has an identical address, one bcsync does not
+                # hold (the kept ones differ in content). The customer holds the row's address
+                # in it, so bcsync's own is retired; the other is never touched or pinned.
+                redundant.append((plan, pin))
             else:
                 plan.kept.append(pin)
-                reason = why.get(
-                    id(item),
-                    "BigCommerce skipped the update: the customer has an identical address",
-                )
-                plan.errors.append(f"updating address {pin[1]}: {reason}")
+                plan.errors.append(f"updating address {pin[1]}: {why[id(item)]}")
+        await self._deletes(redundant)
 
-    async def _creates(self, pairs: Sequence[tuple[_Plan, dict[str, Any]]]) -> None:
-        """POST new addresses; a lost answer is settled by reading the customers' addresses."""
+    async def _creates(
+        self,
+        pairs: Sequence[tuple[_Plan, dict[str, Any]]],
+        known: Mapping[str, Sequence[Mapping[str, Any]]],
+    ) -> None:
+        """POST new addresses; a lost answer is settled by reading the customers' addresses.
+        The addresses a customer had before the POST (``known``, or read first) are never
+        taken for what a lost POST made: an identical one is skipped by the store, and is not
+        ours (DESIGN §3.8: insert never adopts)."""
+        if not pairs:
+            return
+        customers = {str(plan.customer_id) for plan, _ in pairs}
+        stored = dict(known)
+        stored.update(await self._read_by_customer(sorted(customers - set(known))))
+        before = {
+            cid: {int(a["id"]) for a in stored.get(cid, []) if "id" in a} for cid in customers
+        }
 
         async def send(part: Sequence[tuple[_Plan, dict[str, Any]]]) -> None:
-            await self._post(part, resent=False)
+            await self._post(part, before, resent=False)
 
         rejected = await asyncio.gather(*(bisect(c, send) for c in chunks(pairs, WRITE_BATCH)))
         for (plan, _), message in (pair for part in rejected for pair in part):
             plan.errors.append(f"creating an address: {message}")
 
-    async def _post(self, part: Sequence[tuple[_Plan, dict[str, Any]]], *, resent: bool) -> None:
+    async def _post(
+        self,
+        part: Sequence[tuple[_Plan, dict[str, Any]]],
+        before: Mapping[str, set[int]],
+        *,
+        resent: bool,
+    ) -> None:
         try:
             response = await self.client.request(
                 "POST",
@@ -496,14 +537,14 @@ class AddressWriter:
         except AmbiguousWriteError as exc:
             # The store may have applied it: read before anything is sent again (§3.8).
             stored = await self._read_by_customer(sorted({str(p.customer_id) for p, _ in part}))
-            missing = self._settle(part, stored)
+            missing = self._settle(part, stored, before)
             if not missing:
                 return
             if resent:
                 for plan, _ in missing:
                     plan.errors.append(f"creating an address failed twice without an answer: {exc}")
                 return
-            await self._post(missing, resent=True)
+            await self._post(missing, before, resent=True)
             return
         data = response.body.get("data") if isinstance(response.body, dict) else None
         listed: dict[str, list[Mapping[str, Any]]] = {}
@@ -528,11 +569,13 @@ class AddressWriter:
         self,
         part: Sequence[tuple[_Plan, dict[str, Any]]],
         stored: Mapping[str, Sequence[Mapping[str, Any]]],
+        before: Mapping[str, set[int]],
     ) -> list[tuple[_Plan, dict[str, Any]]]:
-        """Pin the addresses a lost POST made; the items not found are returned."""
+        """Pin the addresses a lost POST made (never one the customer had before it); the items
+        not found are returned."""
         missing = []
         for plan, body in part:
-            taken = {pin[1] for pin in plan.kept}
+            taken = {pin[1] for pin in plan.kept} | before.get(str(plan.customer_id), set())
             pins = _found([body], stored.get(str(plan.customer_id), []), taken)
             if pins:
                 plan.kept.extend(pins)
@@ -556,14 +599,14 @@ class AddressWriter:
         await asyncio.gather(*(read(part) for part in chunks(unique, READ_BATCH)))
         return found
 
-    async def _present(self, address_ids: Sequence[int]) -> set[int]:
-        """Which of these addresses still exist."""
-        present: set[int] = set()
+    async def _present(self, address_ids: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+        """Those of these addresses that still exist, by id."""
+        present: dict[int, Mapping[str, Any]] = {}
 
         async def read(part: Sequence[int]) -> None:
             params = {"id:in": ",".join(map(str, part)), "limit": "250"}
             async for page in self.client.get_all("/v3/customers/addresses", params=params, v=3):
-                present.update(int(address["id"]) for address in page)
+                present.update((int(address["id"]), address) for address in page)
 
         unique = sorted(set(address_ids))
         await asyncio.gather(*(read(part) for part in chunks(unique, READ_BATCH)))

@@ -67,19 +67,24 @@ class ConsentWriter:
         deny: list[str] = []
         for column, category in self.mappings:
             value = values.get(column)
-            if category == "":
-                allowed = _categories(value)
-                allow = [c for c in CATEGORIES if c in allowed]
-                deny = [c for c in CATEGORIES if c not in allowed and c != "essential"]
-                continue
-            if value is None:
-                continue
-            if convert(_BOOLEAN, value):
-                allow.append(category)
-            elif category == "essential":
-                raise ValueProblem("essential cookies cannot be denied (leave it true or null)")
-            else:
-                deny.append(category)
+            try:
+                if category == "":
+                    allowed = _categories(value)
+                    allow = [c for c in CATEGORIES if c in allowed]
+                    deny = [c for c in CATEGORIES if c not in allowed and c != "essential"]
+                    continue
+                if value is None:
+                    continue
+                if convert(_BOOLEAN, value):
+                    allow.append(category)
+                elif category == "essential":
+                    raise ValueProblem("essential cookies cannot be denied (leave it true or null)")
+                else:
+                    deny.append(category)
+            except ValueProblem as exc:
+                # The column that said it, and only it (DESIGN §3: errors name the column).
+                field = f"consent.{category}" if category else "consent"
+                raise ValueProblem(f"column '{column}' ({field}): {exc}") from None
         return {"allow": allow, "deny": deny}
 
     def validate(self, values: Mapping[str, Any]) -> list[str]:
@@ -88,8 +93,7 @@ class ConsentWriter:
         try:
             self.body(values)
         except ValueProblem as exc:
-            columns = ", ".join(f"'{column}'" for column, _ in self.mappings)
-            return [f"column {columns} (consent): {exc}"]
+            return [str(exc)]
         return []
 
     def targets(self, values: Mapping[str, Any]) -> dict[str, str]:
