@@ -27,7 +27,7 @@ def test_a_tick_queues_one_run_and_a_second_claim_creates_nothing(store: RunStor
     assert [r.run_id for r in store.list_runs("vip")] == [run_id]
     # The same instant is another tick for another sync.
     assert store.queue_run("daily", trigger="schedule", tick=TICK) is not None
-    assert store.last_tick("vip") == TICK
+    assert store.last_clock_ticks(["vip"]) == {"vip": TICK}
 
 
 def test_claims_racing_from_many_threads_fire_each_tick_once(store: RunStore) -> None:

@@ -53,6 +53,24 @@ def _run_row(
     }
 
 
+def _claimed_run(
+    sync: str, trigger: str, now: datetime, skipped_because: str | None, full_resync: bool
+) -> dict[str, object]:
+    """A ``queued`` run, or with ``skipped_because`` a finished ``skipped`` one saying why.
+    Every row has the same keys, so many go in one executemany."""
+    if skipped_because is None:
+        return _run_row(
+            sync,
+            RunStatus.QUEUED,
+            trigger,
+            now,
+            full_resync=full_resync,
+            finished_at=None,
+            error=None,
+        )
+    return _run_row(sync, RunStatus.SKIPPED, trigger, now, finished_at=now, error=skipped_because)
+
+
 def create(
     engine: sa.Engine,
     sync: str,
@@ -63,30 +81,16 @@ def create(
     full_resync: bool = False,
 ) -> str | None:
     """Create a ``queued`` run of ``sync`` (or, with ``skipped_because``, a finished ``skipped``
-    one saying why) and record ``tick`` with it in one transaction.
+    one saying why) and record ``tick`` with it in one transaction (``claim_ticks``).
 
     Returns the run id, or None when ``tick`` was already recorded (another scheduler fired it).
     """
-    now = _now()
-    if skipped_because is None:
-        row = _run_row(sync, RunStatus.QUEUED, trigger, now, full_resync=full_resync)
-    else:
-        row = _run_row(
-            sync, RunStatus.SKIPPED, trigger, now, finished_at=now, error=skipped_because
-        )
-    try:
-        with write_transaction(engine) as conn:
-            if tick is not None:
-                conn.execute(
-                    schedule_ticks.insert().values(
-                        sync=sync, tick=tick, run_id=row["run_id"], fired_at=now
-                    )
-                )
-            conn.execute(runs.insert().values(**row))
-    except sa.exc.IntegrityError:
-        if tick is None:
-            raise
-        return None  # the tick's key is taken: it fired elsewhere, and this transaction did nothing
+    if tick is not None:
+        claim = TickClaim(sync, tick, trigger, skipped_because, full_resync)
+        return claim_ticks(engine, [claim]).get((sync, tick))
+    row = _claimed_run(sync, trigger, _now(), skipped_because, full_resync)
+    with write_transaction(engine) as conn:
+        conn.execute(runs.insert().values(**row))
     return str(row["run_id"])
 
 
@@ -130,18 +134,6 @@ def waiting_or_running(engine: sa.Engine, sync: str) -> list[tuple[str, RunStatu
     return [(row.run_id, RunStatus(row.status)) for row in rows]
 
 
-def last_tick(engine: sa.Engine, sync: str, *, prefix: str = "") -> str | None:
-    """The greatest tick key recorded for ``sync`` that starts with ``prefix`` (fire times are ISO
-    8601 UTC text, so the greatest is the latest)."""
-    with read_transaction(engine) as conn:
-        tick = conn.scalar(
-            sa.select(sa.func.max(schedule_ticks.c.tick)).where(
-                schedule_ticks.c.sync == sync, schedule_ticks.c.tick.startswith(prefix)
-            )
-        )
-    return str(tick) if tick is not None else None
-
-
 # -- what a scheduler reads and writes in one pass over many syncs ----------------------------
 
 
@@ -154,6 +146,7 @@ class TickClaim:
     tick: str
     trigger: str
     skipped_because: str | None = None
+    full_resync: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,19 +173,7 @@ def claim_ticks(engine: sa.Engine, claims: Sequence[TickClaim]) -> dict[tuple[st
     now = _now()
     rows: dict[tuple[str, str], dict[str, object]] = {}
     for claim in claims:
-        if claim.skipped_because is None:
-            row = _run_row(
-                claim.sync, RunStatus.QUEUED, claim.trigger, now, finished_at=None, error=None
-            )
-        else:
-            row = _run_row(
-                claim.sync,
-                RunStatus.SKIPPED,
-                claim.trigger,
-                now,
-                finished_at=now,
-                error=claim.skipped_because,
-            )
+        row = _claimed_run(claim.sync, claim.trigger, now, claim.skipped_because, claim.full_resync)
         rows.setdefault((claim.sync, claim.tick), row)
     if not rows:
         return {}

@@ -209,10 +209,6 @@ class RunStore:
         """The runs of ``sync`` queued or in progress, oldest first."""
         return run_queue.waiting_or_running(self._engine, sync)
 
-    def last_tick(self, sync: str, *, prefix: str = "") -> str | None:
-        """The latest tick key recorded for ``sync`` among those starting with ``prefix``."""
-        return run_queue.last_tick(self._engine, sync, prefix=prefix)
-
     def claim_ticks(self, claims: Sequence[run_queue.TickClaim]) -> dict[tuple[str, str], str]:
         """Record many ticks with their runs in one transaction; the run id of each key won."""
         return run_queue.claim_ticks(self._engine, claims)

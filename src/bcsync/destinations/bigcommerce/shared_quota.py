@@ -220,13 +220,7 @@ class SharedPacing:
             # the state, until it can. Only what does not need the run store goes on meanwhile
             # (``bcsync check`` probing the store's API); a run fails on its run store anyway,
             # with the database's own reason.
-            try:
-                slots = change(self._pacer)
-            except Exception as exc:  # pragma: no cover - the pacer itself never raises
-                error = StateError(f"cannot reach the shared rate governor: {_reason(exc)}")
-                for ask in asks:
-                    _call(ask.loop, _fail, ask.future, error)
-                return
+            slots = change(self._pacer)
         quota, window = self._pacer.quota, self._pacer.window
         self._rate = quota / window if quota is not None and window > 0 else None
         self._pause_until = self._pacer.pause_until
@@ -250,11 +244,6 @@ def _call(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) 
     except RuntimeError:  # the loop is closed
         return False
     return True
-
-
-def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)
 
 
 class SharedQuotas:
@@ -296,14 +285,3 @@ def governors_for(state_url: str) -> Governors:
     if uses_shared_quota(state_url):
         return Governors(pacing=SharedQuotas(state_url).pacing)
     return Governors()
-
-
-def _reason(exc: Exception) -> str:
-    """Why the run store could not be used, as a user can act on it. The database's own message
-    (e.g. ``password authentication failed for user "bcsync"``) never holds the password; the
-    URL is not repeated here."""
-    if isinstance(exc, StateError):
-        return str(exc)
-    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
-        return str(exc.orig).strip()
-    return type(exc).__name__
