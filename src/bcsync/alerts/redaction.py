@@ -1,8 +1,9 @@
-"""Keeping secrets out of alert messages and logs.
+"""Keeping secrets out of what bcsync records, sends and logs.
 
-Alert text quotes run errors and BigCommerce's row errors, and HTTP libraries put URLs (a Slack
-webhook URL *is* its secret) into exception messages and log lines. Everything an alert sends or
-logs goes through a :class:`Redactor` built from every secret in the project first.
+BigCommerce's row errors quote the values they refuse, run errors quote whatever failed, and HTTP
+libraries put URLs (a Slack webhook URL *is* its secret) into exception messages and log lines.
+Every such text goes through a :class:`Redactor` built from every secret in the project before
+it reaches the run store, the snapshot, an alert, the warehouse logs or a log line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import SecretStr
 
 from bcsync.config.alerts import EmailChannel, PagerDutyChannel, SlackChannel, SmsChannel
+from bcsync.config.database_url import password_spans
 from bcsync.config.project import ProjectConfig
 
 MASK = "***"
@@ -64,17 +66,24 @@ def channel_secrets(channel: object) -> Iterator[str]:
             yield unquote(parts.password)
 
 
+def database_passwords(url: str) -> Iterator[str]:
+    """The passwords of a database URL (user info and ``?password=``), as written and decoded."""
+    for start, end in password_spans(url):
+        yield url[start:end]
+        yield unquote(url[start:end])
+
+
 def project_secrets(config: ProjectConfig) -> tuple[str, ...]:
-    """Every secret of the project: access tokens, and each alert channel's secrets."""
+    """Every secret of the project: access tokens, each alert channel's secrets, and the
+    passwords of the warehouse and the run store."""
     found: list[str] = []
     for destination in config.destinations.values():
         found.append(destination.access_token.get_secret_value())
     if config.alerts is not None:
         for channel in config.alerts.channels.values():
             found.extend(channel_secrets(channel))
-    password = urlsplit(config.warehouse.url).password
-    if password:
-        found.append(password)
+    for url in (config.warehouse.url, config.state.url):
+        found.extend(database_passwords(url))
     return tuple(found)
 
 

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bcsync.alerts.redaction import Redactor, project_secrets
 from bcsync.api import Project
 from bcsync.config.project import ProjectConfig
 from bcsync.errors import NotQueuedError
@@ -124,4 +125,5 @@ class InProcessExecutor:
         """A run the engine could not even begin (its sync left bcsync.yml, the run store is
         unreachable) is closed as failed, so no scheduler hands it over again and again."""
         with contextlib.suppress(Exception), RunStore.open(self.config.state_url) as store:
-            store.close_queued_run(job.run_id, "failed", f"could not start: {exc}")
+            redact = Redactor.of(project_secrets(self.config))  # the error may quote a secret
+            store.close_queued_run(job.run_id, "failed", redact(f"could not start: {exc}"))

@@ -18,6 +18,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from bcsync.alerts.redaction import Redactor, project_secrets
 from bcsync.api import Project
 from bcsync.config.project import ProjectConfig
 from bcsync.errors import BcsyncError, NotQueuedError
@@ -66,6 +67,7 @@ def run_queued(
             return _rerun_if_dead(project, store, sync, run_id, trigger, override_guards, stopping)
         except Exception as exc:  # stopped before the run began (e.g. the sync was removed)
             reason = str(exc) if isinstance(exc, BcsyncError) else _internal(exc)
+            reason = Redactor.of(project_secrets(config))(reason)  # it may quote a secret
             store.close_queued_run(run_id, RunStatus.FAILED, reason)
             return f"run {run_id} of {sync} did not start: {reason}"
         return f"run {result.run_id} of {sync}: {result.status}"

@@ -4,15 +4,20 @@ The snapshot is written first because it is what the next run trusts about BigCo
 confirmed write advances the row's hash and pins its id; a rejected one keeps the old hash and
 is retried next run; a cleared or deleted record is forgotten. A crash between two chunks loses
 nothing already checkpointed.
+
+BigCommerce's row errors quote the values they refuse, and a value may hold a secret (an email
+made of the access token): each outcome's error and note are masked with the run's ``redact``
+before they reach the snapshot, the run store or the run's result.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bcsync.alerts.redaction import Redactor
 from bcsync.destinations.base import RowOutcome, landed_json
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.run.debugger import CallRecorder
@@ -32,6 +37,8 @@ class RunTally:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     recorder: CallRecorder | None = None
+    # Masks the project's secrets in every text the run records (see the module docstring).
+    redact: Redactor = field(default_factory=Redactor)
 
     def planned(self, found: PlanCounts, *, full_resync: bool) -> int:
         """Take the plan's counts; returns the rows to send (a full resync removes nothing)."""
@@ -74,6 +81,7 @@ def checkpoint(
     Long because the order of its steps is the crash-safety argument (snapshot first, then the run
     store), and it reads best in one place.
     """
+    outcomes = [masked(o, tally.redact) for o in outcomes]
     quick = {row.pk: (row.row_hash, row.fast_hash) for row in planned}
     confirmed: list[Confirmed] = []
     failed: list[Failed] = []
@@ -135,6 +143,15 @@ def checkpoint(
         ],
     )
     record_progress(store, run_id, tally)
+
+
+def masked(outcome: RowOutcome, redact: Redactor) -> RowOutcome:
+    """``outcome`` with the secrets in its error and note masked."""
+    error = redact(outcome.error) if outcome.error else outcome.error
+    note = redact(outcome.note) if outcome.note else outcome.note
+    if error == outcome.error and note == outcome.note:
+        return outcome
+    return replace(outcome, error=error, note=note)
 
 
 def record_progress(store: RunStore, run_id: str, tally: RunTally) -> None:

@@ -1,9 +1,10 @@
 """The live debugger: every API call of a run, recorded (redacted) for the CLI, the UI and HAR.
 
 The client reports each attempt as an :class:`ApiCall` whose ``X-Auth-Token`` is already ``***``;
-the recorder truncates bodies past ``max_body_bytes``, scrubs the token from anything that could
-still echo it, numbers the calls, and writes them to the run store in batches so recording costs
-little. ``har`` turns recorded calls into a HAR 1.2 document that browser dev tools open.
+the recorder truncates bodies past ``max_body_bytes``, masks the project's secrets (the run's
+``redact``) in anything that could still echo them, numbers the calls, and writes them to the run
+store in batches so recording costs little. ``har`` turns recorded calls into a HAR 1.2 document
+that browser dev tools open.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import json
 import logging
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -67,22 +68,20 @@ class CallRecorder:
         store: RunStore,
         run_id: str,
         *,
-        secret: str,
+        redact: Callable[[str], str],
         max_body_bytes: int = 65_536,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.max_body_bytes = max_body_bytes
-        self._secret = secret
+        self._redact = redact
         self._pending: list[ApiCallRecord] = []
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcsync-debugger")
         self._writes: list[Future[None]] = []
         self.count = 0
 
     def _scrub(self, text: str | None) -> str | None:
-        if text is None or not self._secret:
-            return text
-        return text.replace(self._secret, REDACTED)
+        return None if text is None else self._redact(text)
 
     def __call__(self, call: ApiCall) -> None:
         self.count += 1

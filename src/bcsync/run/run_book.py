@@ -4,12 +4,17 @@ Starting a run records it (status ``querying``), opens the debugger's recorder o
 and the tally of its counts, and prunes what the retention settings say is old. Closing it records
 the final status, counts and error (before the sync's lock is let go, so no other run starts
 while this one still shows as running); ``result`` reads it back as the ``RunResult``.
+
+``redact`` masks every secret of the project (and the destination's token the run uses) in the
+texts the run records: its error here, its rows' errors at each checkpoint, its API calls in the
+debugger. Error messages quote values, and a value may hold a secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from bcsync.alerts.redaction import Redactor, project_secrets
 from bcsync.config.project import ProjectConfig
 from bcsync.errors import NotQueuedError
 from bcsync.run.checkpoint import RunTally
@@ -40,10 +45,12 @@ class RunBook:
             self.run_id = queued_run
         else:
             raise NotQueuedError(f"run {queued_run} of {sync!r} is not queued any more")
+        self.redact = Redactor.of([*project_secrets(config), secret])
         self._recorder = CallRecorder(
-            store, self.run_id, secret=secret, max_body_bytes=config.debugger.max_body_bytes
+            store, self.run_id, redact=self.redact, max_body_bytes=config.debugger.max_body_bytes
         )
-        self.tally = RunTally(recorder=self._recorder if config.debugger.enabled else None)
+        recorder = self._recorder if config.debugger.enabled else None
+        self.tally = RunTally(recorder=recorder, redact=self.redact)
         prune(store, config.debugger.retention_days)
         store.prune_row_outcomes(
             dt.datetime.now(dt.UTC) - dt.timedelta(days=config.state.retention_days)
@@ -58,7 +65,7 @@ class RunBook:
             status,
             counts=tally.counts,
             api_calls=tally.api_calls,
-            error=error,
+            error=self._masked(error),
             sent=tally.sent,
         )
 
@@ -72,9 +79,12 @@ class RunBook:
             status=status,
             started_at=record.started_at.isoformat() if record else "",
             finished_at=record.finished_at.isoformat() if record and record.finished_at else None,
-            error=error,
+            error=self._masked(error),
             counts=tally.counts,
             api_calls=tally.api_calls,
             rejected_rows=tally.rejected,
             invalid_rows=tally.invalid,
         )
+
+    def _masked(self, error: str | None) -> str | None:
+        return None if error is None else self.redact(error)
