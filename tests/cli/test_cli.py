@@ -441,7 +441,11 @@ def test_second_run_sends_only_the_change(sync_project) -> None:
     assert plan.returncode == 0, plan.stderr
     document = json.loads(plan.stdout)
     assert set(document) == {
-        "sync", "counts", "operations", "estimated_api_calls", "estimated_seconds"
+        "sync", "counts", "operations", "estimated_api_calls", "estimated_seconds", "planner"
+    }  # fmt: skip
+    # The local planner over a DuckDB warehouse runs the model in its own DuckDB: no bytes out.
+    assert document["planner"] == {
+        "planner": "local", "scanned": 30, "rows_read": 30, "bytes_read": 0
     }  # fmt: skip
     assert document["counts"]["changed"] == 1 and document["counts"]["added"] == 0
     assert document["operations"]["update"] == 1

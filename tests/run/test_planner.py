@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bcsync.config.project import ModelConfig
 from bcsync.errors import ConfigError, WarehouseError
 from bcsync.run.planner import ChangeSet, PlannedRow, plan
+from bcsync.run.planner.warehouse.planner import plan_in_warehouse
 from bcsync.run.snapshot import Confirmed, Failed, Snapshot
 from bcsync.warehouse.base import LocalQuery, is_arrow_json
+from bcsync.warehouse.session import open_session
 
 COLUMNS = ["email", "first_name", "ltv"]
 UTC = dt.UTC
@@ -27,10 +32,12 @@ SOURCE = {"kind": "stream"}
 _files = itertools.count()
 
 
-@pytest.fixture(autouse=True, params=["stream", "local"])
+@pytest.fixture(autouse=True, params=["stream", "local", "warehouse"])
 def source(request: pytest.FixtureRequest):
     """``stream``: Arrow batches (PostgreSQL's path); ``local``: a DuckDB file the snapshot's
-    connection attaches and queries itself (a DuckDB warehouse's path)."""
+    connection attaches and queries itself (a DuckDB warehouse's path); ``warehouse``: the
+    warehouse planner (``planner: warehouse``) over a DuckDB warehouse file, for ``diff``
+    (tests that call ``plan`` themselves get a stream)."""
     SOURCE["kind"] = request.param
     yield request.param
     SOURCE["kind"] = "stream"
@@ -45,7 +52,7 @@ def snapshot(tmp_path: Path):
 def model_of(snapshot: Snapshot, table: pa.Table) -> pa.RecordBatchReader | LocalQuery:
     """``table`` as the planner's input: a stream, or a table in a DuckDB warehouse file."""
     has_json = any(is_arrow_json(t) for t in table.schema.types)
-    if SOURCE["kind"] == "stream" or has_json:  # a DuckDB warehouse streams JSON models too
+    if SOURCE["kind"] in ("stream", "warehouse") or has_json:  # a DuckDB warehouse streams JSON
         return table.to_reader()
     directory = snapshot.path.parent
     path = directory / f"warehouse-{next(_files)}.duckdb"
@@ -74,7 +81,10 @@ def customers(**overrides: Any) -> pa.Table:
 
 def diff(snapshot: Snapshot, table: pa.Table, columns=COLUMNS, **kwargs: Any) -> dict[str, Any]:
     """Everything a plan reports, as plain Python values."""
-    with plan(
+    planning = (
+        warehouse_plan if SOURCE["kind"] == "warehouse" and not kwargs.get("full_resync") else plan
+    )
+    with planning(
         model_of(snapshot, table),
         snapshot,
         primary_key=kwargs.pop("pk", "id"),
@@ -90,6 +100,55 @@ def diff(snapshot: Snapshot, table: pa.Table, columns=COLUMNS, **kwargs: Any) ->
             "invalid": [(r.pk, r.reason) for chunk in changes.invalid() for r in chunk],
             "in_doubt": [(e.pk, e.pending_op) for e in snapshot.pending()],
         }
+
+
+QUICK_CACHE = (
+    "the quick-hash cache is the local planner's (the warehouse planner's is in the warehouse)"
+)
+
+
+def local_planner_only(why: str) -> None:
+    """Skip the warehouse planner's run of a test about something only the local planner has."""
+    if SOURCE["kind"] == "warehouse":
+        pytest.skip(why)
+
+
+@contextlib.contextmanager
+def warehouse_plan(
+    model: pa.RecordBatchReader | LocalQuery,
+    snapshot: Snapshot,
+    *,
+    primary_key: str,
+    columns: list[str],
+    mapping: str = "",
+) -> Iterator[ChangeSet]:
+    """The warehouse planner's change set for ``model`` (a stream, loaded into a DuckDB
+    warehouse file as table ``model``), written back when it closes, as a run's is. The tests
+    write the snapshot between plans, so most plans bootstrap the warehouse's table first."""
+    assert isinstance(model, pa.RecordBatchReader)
+    path = snapshot.path.parent / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.register("incoming", model)
+        conn.execute("CREATE OR REPLACE TABLE model AS SELECT * FROM incoming")
+    session = open_session(f"duckdb:///{path}")
+    try:
+        planned = plan_in_warehouse(
+            session,
+            snapshot,
+            "test",
+            ModelConfig(table="model", primary_key=primary_key),
+            schema="bcsync_planner",
+            columns=columns,
+            mapping=mapping,
+            run=True,
+        )
+        try:
+            yield planned.changes
+            planned.write_back(session)
+        finally:
+            planned.close()
+    finally:
+        session.close()
 
 
 def confirm_all(snapshot: Snapshot, result: dict[str, Any], *, quick: bool = True) -> None:
@@ -250,6 +309,9 @@ def test_fractional_numbers_compare_by_value(snapshot: Snapshot) -> None:
 
 
 def test_primary_key_text_form(snapshot: Snapshot) -> None:
+    local_planner_only(
+        "planner: warehouse refuses keys other than integer, text and uuid (a ConfigError)"
+    )
     ints = hashes(snapshot, customers(), COLUMNS)
     floats = hashes(snapshot, customers(id=[1.0, 2.0, 3.0]), COLUMNS)
     decimals = hashes(
@@ -497,6 +559,9 @@ texts = st.one_of(st.none(), st.text(max_size=8))
     rows=st.lists(st.tuples(numbers, texts, numbers), min_size=1, max_size=20), seed=st.randoms()
 )
 def test_hash_ignores_column_order_and_numeric_type(snapshot: Snapshot, rows, seed) -> None:
+    local_planner_only(
+        "planner: warehouse refuses keys other than integer, text and uuid (a ConfigError)"
+    )
     ids = list(range(len(rows)))
     a = [r[0] for r in rows]
     b = [r[1] for r in rows]
@@ -571,6 +636,7 @@ def test_timestamps_come_back_as_aware_utc_datetimes(snapshot: Snapshot) -> None
 def test_unchanged_rows_are_cached_even_when_confirmed_without_a_quick_hash(
     snapshot: Snapshot,
 ) -> None:
+    local_planner_only(QUICK_CACHE)
     confirm_all(snapshot, diff(snapshot, customers()), quick=False)
     assert cached(snapshot) == {"1": None, "2": None, "3": None}
     assert diff(snapshot, customers())["counts"]["unchanged"] == 3  # by md5, then cached
@@ -632,6 +698,7 @@ def test_duplicate_keys_are_found_among_rows_that_did_not_change(snapshot: Snaps
 def test_quick_hashes_are_trusted_only_under_the_key_they_were_made_with(
     snapshot: Snapshot,
 ) -> None:
+    local_planner_only(QUICK_CACHE)
     confirm_all(snapshot, diff(snapshot, customers()))
     edited = customers(ltv=[10, 20, 31])
     new_quick = diff(snapshot, edited)["changed"][0].fast_hash
@@ -647,6 +714,7 @@ def test_quick_hashes_are_trusted_only_under_the_key_they_were_made_with(
 
 
 def test_a_column_type_change_changes_nothing_and_rebuilds_the_cache(snapshot: Snapshot) -> None:
+    local_planner_only(QUICK_CACHE)
     confirm_all(snapshot, diff(snapshot, customers()))
     key = snapshot.quick_hash_key()
     widened = customers(ltv=pa.array([10, 20, 30], pa.int16()))

@@ -32,6 +32,7 @@ from bcsync.cli.progress import RunProgress
 from bcsync.cli.render import console
 from bcsync.cli.scheduling import scheduler
 from bcsync.cli.trigger import trigger
+from bcsync.cli.warehouse_logs import logs_app
 from bcsync.cli.workers import worker
 from bcsync.errors import BcsyncError, ConfigError
 from bcsync.run.results import MAX_LISTED_ROWS
@@ -54,6 +55,7 @@ app = typer.Typer(
 state_app = typer.Typer(help="Inspect or forget a sync's snapshot.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(logs_app, name="logs")
 app.command()(fields)
 app.command()(scheduler)
 app.command()(trigger)
@@ -396,6 +398,12 @@ def state_reset(
         )
     forgotten = project.reset(sync)
     _out().print(f"{sync}: snapshot reset ({forgotten:,} rows forgotten).")
+    config = project.engine.config
+    if config.planner_for(sync) == "warehouse":
+        _out().print(
+            f"{sync}: dropped its warehouse planner table {config.planner_schema}.{sync} "
+            "(the next run rebuilds it)."
+        )
 
 
 @app.command()

@@ -84,6 +84,14 @@ def plan(out: Console, result: PlanResult) -> None:
         f"{result.estimated_api_calls:,} API calls, about {_duration(result.estimated_seconds)}"
         " under the store's quota",
     )
+    if result.planner is not None:
+        report = result.planner
+        where = "in the warehouse" if report.planner == "warehouse" else "locally"
+        table.add_row(
+            "planner",
+            f"{report.planner}: {report.scanned:,} rows scanned {where}, {report.rows_read:,} "
+            f"read out ({_size(report.bytes_read)})",
+        )
     out.print(f"[bold]Plan for {escape(result.sync)}[/bold]")
     out.print(table)
     _row_list(out, "Invalid rows (will not be sent)", result.invalid_rows, ROWS_IN_SUMMARY)
@@ -350,3 +358,13 @@ def schedules(out: Console, report: Sequence[Mapping[str, Any]]) -> None:
         plan = entry["schedule"]
         if plan is not None and plan["kind"] != "after" and not entry["next_fire_times"]:
             out.print("  [dim]no more fire times (end_at has passed)[/dim]")
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: ``0 B``, ``12.3 KB``, ``4.5 MB``."""
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{count} B"

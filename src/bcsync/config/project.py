@@ -33,6 +33,7 @@ from bcsync.config import database_url
 from bcsync.config.alerts import AlertPolicy, AlertsConfig, SyncAlertsConfig
 from bcsync.config.issues import ConfigIssue, Frozen, describe_validation_error
 from bcsync.config.schedule import Duration, ScheduleConfig
+from bcsync.config.warehouse_logs import WarehouseLogs, WarehouseLogsField, resolve
 from bcsync.config.yamlsource import LocatedDocument, display_name, format_path, read_yaml
 from bcsync.errors import ConfigError
 
@@ -57,6 +58,8 @@ _FILE_URL_SCHEMES = {"sqlite", "duckdb"}
 # Database URLs: a ${VAR} in their password is percent-encoded (bcsync.config.yamlsource).
 _URL_KEYS = (("warehouse", "url"), ("state", "url"))
 NonEmpty = Annotated[str, Field(min_length=1)]
+# A plain SQL name (letters, digits, _): written into warehouse SQL unquoted-safe everywhere.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
 
 
 class WarehouseConfig(Frozen):
@@ -177,6 +180,10 @@ class SyncConfig(Frozen):
     schedule: ScheduleConfig | None = None  # None: manual only
     on_overlap: Literal["skip", "queue_one"] = "skip"
     misfire_grace: Duration = timedelta(minutes=1)  # how late a tick may still fire
+    warehouse_logs: WarehouseLogsField = None  # None: the project's setting
+    # Where the diff runs: in the snapshot's DuckDB (local) or in the warehouse (None: the
+    # project's setting; bcsync.run.planner.warehouse).
+    planner: Literal["local", "warehouse"] | None = None
 
     @field_validator("misfire_grace")
     @classmethod
@@ -231,6 +238,9 @@ class ProjectConfig(Frozen):
     # Where runs execute: in this process (local), or on a queue that `bcsync worker` processes
     # take them from (queue: Procrastinate, in the PostgreSQL run store).
     executor: Literal["local", "queue"] = "local"
+    warehouse_logs: WarehouseLogsField = None  # run logs written back to the warehouse
+    planner: Literal["local", "warehouse"] = "local"  # a sync's own setting wins
+    planner_schema: Identifier = "bcsync_planner"  # the warehouse planner's tables
     project_dir: Path
     config_path: Path
     _source: LocatedDocument | None = PrivateAttr(default=None)
@@ -343,6 +353,14 @@ class ProjectConfig(Frozen):
         if name not in self.syncs:
             raise ConfigError(f"{self.locate('syncs')}: {_unknown('sync', name, self.syncs)}")
         return self.syncs[name]
+
+    def warehouse_logs_for(self, sync: str) -> WarehouseLogs | None:
+        """Where the sync's runs are logged in the warehouse; None: they are not."""
+        return resolve(self.warehouse_logs, self.sync(sync).warehouse_logs)
+
+    def planner_for(self, sync: str) -> Literal["local", "warehouse"]:
+        """Where the sync's diff runs: its own ``planner``, else the project's."""
+        return self.sync(sync).planner or self.planner
 
     def alert_policy(self, sync: str) -> AlertPolicy:
         """The sync's alert channels and thresholds: its own settings over the defaults."""

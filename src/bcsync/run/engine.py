@@ -17,6 +17,7 @@ A run (DESIGN §3.5):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ from bcsync.run.snapshots import Snapshots
 from bcsync.state import RunStore
 from bcsync.state.locks import LockKeeper
 from bcsync.vocabulary import RunStatus
+from bcsync.warehouse_logs import log_after_run
 
 LOCK_LEASE_SECONDS = 60.0  # a run that stops renewing its lock for this long counts as dead
 
@@ -119,7 +121,8 @@ class Engine:
             problems += await obj.prepare(column_types, dry_run=True)
             fail_on(self.config, sync, problems)
             with self.snapshots.diff(sync) as (changes, _):
-                return await predict_plan(obj, sync, changes, session.seconds_for)
+                result = await predict_plan(obj, sync, changes, session.seconds_for)
+                return dataclasses.replace(result, planner=changes.report)
 
     # -- run ---------------------------------------------------------------------------------
 
@@ -143,6 +146,8 @@ class Engine:
             )
             # Alerts go out after the run is recorded; a channel that fails never fails the run.
             notify_run(self.config, store, result)
+            # Likewise the warehouse logs: a failed write is a warning, caught up by a later run.
+            log_after_run(self.config, store, result)
             return result
         finally:
             store.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bcsync.vocabulary import OPERATIONS, Counts, RunStatus
+
+if TYPE_CHECKING:
+    from bcsync.run.planner.warehouse.report import PlannerReport
 
 OPERATION_KEYS = OPERATIONS
 MAX_LISTED_ROWS = 100
@@ -59,15 +62,20 @@ class PlanResult:
     estimated_api_calls: int
     estimated_seconds: float
     invalid_rows: Sequence[Mapping[str, Any]] = ()
+    # Which planner ran, the model rows it scanned, the rows and bytes read out of the warehouse.
+    planner: PlannerReport | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        shape = {
             "sync": self.sync,
             "counts": self.counts.to_json(),
             "operations": {key: int(self.operations.get(key, 0)) for key in OPERATION_KEYS},
             "estimated_api_calls": self.estimated_api_calls,
             "estimated_seconds": round(self.estimated_seconds, 1),
         }
+        if self.planner is not None:
+            shape["planner"] = self.planner.to_json()
+        return shape
 
 
 @dataclass(frozen=True)

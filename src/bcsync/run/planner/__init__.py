@@ -21,8 +21,9 @@ added/changed rows are ever turned into Python values.
 
 The package: ``sources`` (the model as a FROM item: a stream, or a DuckDB warehouse's query),
 ``sql`` (the two classifying statements), ``changes`` (the change set and its rows). The
-snapshot is read only through its relation (``Snapshot.relation()``), the seam a planner
-running inside the warehouse will use.
+snapshot is read only through its relation (``Snapshot.relation()``), the seam the planner
+running inside the warehouse (``warehouse``, ``planner: warehouse``) uses to classify the few rows
+its diff reads out with the same ``classify``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bcsync.run.planner.changes import (
 )
 from bcsync.run.planner.sources import Source, check_columns, open_source
 from bcsync.run.planner.sql import classify
+from bcsync.run.planner.warehouse.report import PlannerReport, counted
 from bcsync.run.rowhash import quote_ident
 from bcsync.run.snapshot import Snapshot
 from bcsync.warehouse.base import LocalQuery
@@ -89,6 +91,9 @@ def plan(
     # Read now: the source may switch the connection's default database.
     cached_key = snapshot.quick_hash_key()
     in_doubt = snapshot.pending()
+    report = PlannerReport("local")
+    if isinstance(model, pa.RecordBatchReader):
+        model = counted(model, report)
     try:
         source: Source = open_source(conn, tag, model, carried)
     except duckdb.Error as exc:
@@ -125,6 +130,10 @@ def plan(
         raise _failure(model, snapshot, exc) from exc
     finally:
         source.close()
+    report.scanned = classified.queried
+    if isinstance(model, LocalQuery):  # run by the planner's DuckDB: nothing streamed
+        report.rows_read = classified.queried
+    changes.report = report
     try:
         if cached_key != classified.key or changes.uncached:
             # Unchanged rows whose quick hash was missing (all of them, when stale).

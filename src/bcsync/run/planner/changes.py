@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from bcsync.errors import StateError
+from bcsync.run.planner.warehouse.report import PlannerReport
 from bcsync.run.snapshot import SnapshotEntry, entries_from_arrow, python_values
 from bcsync.vocabulary import RowKind
 
@@ -95,6 +96,7 @@ class ChangeSet:
         self._ranges: dict[str, tuple[int, int]] = {}
         self._closed = False
         self.timings: dict[str, float] = timings or {}  # seconds per planning stage
+        self.report: PlannerReport | None = None  # what planning read (set by the planner)
         started = time.perf_counter()
         try:
             sizes = self._ranged()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bcsync.state.shared_snapshot import Head, SharedSnapshot
 
 T = TypeVar("T")
+_TOKEN = "warehouse_token"  # snapshot_meta key of the warehouse planner's token
 MAX_ERROR_CHARS = 2000
 # DuckDB's buffer limit for this connection: a plan's temp tables spill to ``<file>.tmp`` past
 # it, which bounds a run's memory (spilling is much slower, so not too low).
@@ -43,8 +44,12 @@ class Snapshot(SharedCopy):
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         shared: SharedSnapshot | None = None,
         upload: bool = False,
+        keeps_warehouse_token: bool = False,
     ) -> None:
         self.path = Path(path)
+        # Only a warehouse-planned run keeps the warehouse planner's token: any other write
+        # may change what the warehouse's cache of hashes stands for (``_write``).
+        self.keeps_warehouse_token = keeps_warehouse_token
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._shared = shared
         self._head: Head | None = None  # the shared version this copy is at
@@ -107,6 +112,24 @@ class Snapshot(SharedCopy):
 
     def close(self) -> None:
         self._conn.close()
+
+    # -- the warehouse planner's token ------------------------------------------------------
+
+    def warehouse_token(self) -> str | None:
+        """The token of the warehouse planner's table this ledger is consistent with (None:
+        none; see ``bcsync.run.planner.warehouse``)."""
+        return self._meta(_TOKEN)
+
+    def set_warehouse_token(self, token: str | None) -> None:
+        """Record (or, None, forget) the token; local to this copy, never shared."""
+        if token is None:
+            self._conn.execute("DELETE FROM snapshot_meta WHERE key = $key", {"key": _TOKEN})
+            return
+        self._conn.execute(
+            "INSERT INTO snapshot_meta VALUES ($key, $token) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            {"key": _TOKEN, "token": token},
+        )
 
     # -- writing (each call is one transaction) ----------------------------------------------
 
@@ -320,6 +343,8 @@ class Snapshot(SharedCopy):
                 self._written = {}
             if batch is not None:
                 conn.register("batch", batch)
+            if not self.keeps_warehouse_token:  # in the same transaction as the write
+                conn.execute("DELETE FROM snapshot_meta WHERE key = $key", {"key": _TOKEN})
             if not (shared and self._shared is not None):
                 conn.execute(sql)
             elif batch is None or self._written is None or self._head is None:

@@ -108,7 +108,10 @@ class SharedCopy(SnapshotReads):
             conn.execute("BEGIN TRANSACTION")
             try:
                 conn.execute("DELETE FROM snapshot")
-                conn.execute("DELETE FROM snapshot_meta WHERE key = 'quick_hash_key'")
+                conn.execute(
+                    "DELETE FROM snapshot_meta "
+                    "WHERE key IN ('quick_hash_key', 'warehouse_token')"  # stand for the old copy
+                )
                 conn.execute(
                     f"""
                     INSERT INTO snapshot (pk, row_hash, dest_id, status, attempts, last_error,

@@ -1,0 +1,158 @@
+"""The diff in the warehouse: one streamed query returns only the model rows whose hash is not
+a clean hash of the sync's table (candidates) and the table's keys the model lacks (gone).
+
+Its rows land in a temp table of the snapshot's DuckDB (``Diff.table``) with the model's
+carried columns, as the local planner's stream would bring them (``StreamSource``: JSON made
+canonical on the way), plus ``bcsync_pk`` (key text), ``bcsync_hash`` (the warehouse's row
+hash), ``bcsync_present`` (NULL: a gone key) and ``bcsync_known`` (the table's key, if any).
+
+Duplicate keys among clean rows never reach the diff: they are found by counting. With every
+clean key once in the model, the model has ``table - gone - known candidate keys + candidates``
+rows; when it has more, the diff is read again with every row of a duplicated key in it, for
+the local classifier to list as invalid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from bcsync.config.project import ModelConfig
+from bcsync.run.planner.sources import StreamSource, check_columns
+from bcsync.run.planner.warehouse.hash_sql import check_key_type, pk_text, row_hash
+from bcsync.run.planner.warehouse.report import PlannerReport, counted
+from bcsync.run.planner.warehouse.tables import PlannerTables
+from bcsync.run.rowhash import quote_ident
+from bcsync.warehouse.base import model_select
+
+_MODEL = "bcsync_model_sql"  # stands in for the model's SQL while sqlglot writes the query
+
+
+@dataclass(frozen=True)
+class Diff:
+    table: str  # the temp table of candidates and gone keys (see the module docstring)
+    scanned: int  # the model's rows
+    decimals: frozenset[str]  # carried columns of decimals as canonical text
+
+
+def read_diff(
+    tables: PlannerTables,
+    conn: duckdb.DuckDBPyConnection,
+    tag: str,
+    model: ModelConfig,
+    *,
+    carried: Sequence[str],
+    hashed: Sequence[str],
+    mapping: str,
+    report: PlannerReport,
+) -> Diff:
+    """Run the diff in the warehouse and keep its rows in a temp table on ``conn``."""
+    session, dialect, sync = tables.session, tables.dialect, tables.sync
+    empty = model_select(model, sync=sync, dialect=dialect, limit=0)
+    schema = session.stream(empty).read_all().schema
+    types = {field.name: field.type for field in schema}
+    check_columns(list(schema.names), model.primary_key, hashed)
+    check_key_type(model.primary_key, types[model.primary_key])
+    query = _DiffQuery(tables, model.primary_key, carried, hashed, types, mapping)
+    select = model_select(model, sync=sync, dialect=dialect)
+    scanned = int(session.query(f"SELECT count(*) FROM ({select}) AS bcsync_q")[0][0])
+    in_table = tables.count()
+    table = f"bcsync_wdiff_{tag}"
+    decimals = _read(conn, tag, table, session.stream(query.sql(select)), carried, report)
+    gone, candidates, known = conn.execute(
+        f"""SELECT count(*) FILTER (WHERE bcsync_present IS NULL),
+                   count(*) FILTER (WHERE bcsync_present),
+                   count(DISTINCT bcsync_known) FILTER (WHERE bcsync_present)
+            FROM {table}"""
+    ).fetchall()[0]
+    if scanned != in_table - int(gone) - int(known) + int(candidates):
+        conn.execute(f"DROP TABLE {table}")
+        sql = query.sql(select, duplicates=True)
+        decimals = _read(conn, tag, table, session.stream(sql), carried, report)
+    report.scanned = scanned
+    return Diff(table, scanned, decimals)
+
+
+def _read(
+    conn: duckdb.DuckDBPyConnection,
+    tag: str,
+    table: str,
+    reader: pa.RecordBatchReader,
+    carried: Sequence[str],
+    report: PlannerReport,
+) -> frozenset[str]:
+    source = StreamSource(conn, f"wdiff_{tag}", counted(reader, report), carried)
+    try:
+        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {source.relation}")
+    finally:
+        source.close()
+    return source.decimals
+
+
+@dataclass(frozen=True)
+class _DiffQuery:
+    tables: PlannerTables
+    primary_key: str
+    carried: Sequence[str]
+    hashed: Sequence[str]
+    types: dict[str, pa.DataType]
+    mapping: str
+
+    def sql(self, model: str, *, duplicates: bool = False) -> str:
+        """The diff query over the model's SQL ``model`` (see the module docstring)."""
+        dialect = self.tables.dialect
+        key = pk_text(self.primary_key, self.types[self.primary_key], table="q", dialect=dialect)
+        digest = row_hash(
+            [(n, self.types[n]) for n in self.hashed], self.mapping, table="q", dialect=dialect
+        )
+        inner = exp.select(
+            exp.alias_(key, "bcsync_pk"),
+            exp.alias_(digest, "bcsync_hash"),
+            exp.alias_(exp.true(), "bcsync_present"),
+            *(exp.column(n, "q", quoted=True) for n in self.carried),
+        ).from_(exp.to_table(_MODEL).as_("q"))
+        m_pk, s_pk = exp.column("bcsync_pk", "m"), exp.column("pk", "s")
+        s_hash = exp.column("row_hash", "s")
+        wanted = exp.or_(
+            exp.column("bcsync_present", "m").is_(exp.null()),
+            s_pk.is_(exp.null()),
+            s_hash.is_(exp.null()),
+            exp.NEQ(this=s_hash, expression=exp.column("bcsync_hash", "m")),
+        )
+        if duplicates:
+            repeated = (
+                exp.select(exp.alias_(key, "pk"))
+                .from_(exp.to_table(_MODEL).as_("q"))
+                .group_by(key)
+                .having(
+                    exp.GT(this=exp.func("COUNT", exp.Star()), expression=exp.Literal.number(1))
+                )
+            )
+            wanted = exp.or_(wanted, m_pk.isin(query=repeated))
+        select = (
+            exp.select(
+                "m.bcsync_pk",
+                "m.bcsync_hash",
+                "m.bcsync_present",
+                *(exp.column(n, "m", quoted=True) for n in self.carried),
+                exp.alias_(s_pk, "bcsync_known"),
+            )
+            .from_(inner.subquery("m"))
+            .join(
+                self.tables.table().as_("s"),
+                on=exp.EQ(this=s_pk, expression=m_pk),
+                join_type="FULL OUTER",
+            )
+            .where(wanted)
+        )
+        return self.tables.sql(select).replace(_MODEL, f"({model})")
+
+
+def model_relation(table: str, carried: Sequence[str]) -> str:
+    """The diff's model rows as a FROM item, with the model's carried columns."""
+    columns = ", ".join(quote_ident(name) for name in carried)
+    return f"(SELECT {columns} FROM temp.{table} WHERE bcsync_present) AS bcsync_model"

@@ -1,0 +1,156 @@
+"""One warehouse-planned diff, from the token check to the change set and its write-back.
+
+1. the token check: a snapshot and a warehouse table that do not share a token are made
+   consistent again by rebuilding the table from the ledger (bootstrap);
+2. the diff in the warehouse (``diff``), its candidates and gone keys read out;
+3. a run marks them dirty in the warehouse before anything is sent (``writeback.mark_dirty``);
+4. they are classified locally by the local planner's own ``classify``, against a copy of only
+   their ledger entries, so the result is the same ``ChangeSet`` the local planner makes; rows
+   the warehouse found clean count as unchanged (``queried`` is the model's row count);
+5. at the run's end ``WarehousePlan.write_back`` records what each key is now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from bcsync.config.project import ModelConfig
+from bcsync.errors import StateError
+from bcsync.run.planner.changes import ChangeSet
+from bcsync.run.planner.sql import classify
+from bcsync.run.planner.warehouse.diff import Diff, model_relation, read_diff
+from bcsync.run.planner.warehouse.report import PlannerReport
+from bcsync.run.planner.warehouse.tables import PlannerTables
+from bcsync.run.planner.warehouse.writeback import mark_dirty, write_back
+from bcsync.run.rowhash import quote_ident
+from bcsync.run.snapshot import Snapshot, SnapshotRelation
+from bcsync.warehouse.session import WarehouseSession
+
+
+@dataclass
+class WarehousePlan:
+    """The change set of a warehouse-planned diff and what its write-back needs."""
+
+    changes: ChangeSet
+    report: PlannerReport
+    tables: PlannerTables
+    snapshot: Snapshot
+    diff: Diff
+    classified: str  # the change set's table, read by the write-back
+    entries: str  # the restricted copy of the ledger entries
+
+    def write_back(self, session: WarehouseSession) -> None:
+        """Record each candidate and gone key as the ledger now has it (``writeback``), through
+        ``session`` (a DuckDB warehouse file is not held open while rows are sent), unless the
+        table was rebuilt for another ledger meanwhile (its keys then stay as that made them:
+        this ledger's next run rebuilds it again)."""
+        tables = PlannerTables(session, self.tables.schema, self.tables.sync)
+        if tables.token() != self.snapshot.warehouse_token():
+            return
+        write_back(
+            tables,
+            self.snapshot.connection,
+            self.snapshot.relation(),
+            self.diff.table,
+            self.classified,
+        )
+
+    def close(self) -> None:
+        """Drop the change set and the temp tables (after any write-back)."""
+        self.changes.close()
+        _drop(self.snapshot.connection, self.diff.table, self.entries)
+
+
+def plan_in_warehouse(
+    session: WarehouseSession,
+    snapshot: Snapshot,
+    sync: str,
+    model: ModelConfig,
+    *,
+    schema: str,
+    columns: Sequence[str],
+    mapping: str,
+    run: bool,
+) -> WarehousePlan:
+    """Diff the ``model`` of ``sync`` in the warehouse against the sync's table of hashes
+    (made from the ledger first if the tokens differ); ``run``: mark the keys read out dirty
+    (``bcsync plan`` writes nothing but a bootstrap)."""
+    tables = PlannerTables(session, schema, sync)
+    report = PlannerReport("warehouse")
+    token = snapshot.warehouse_token()
+    if token is None or tables.token() != token:
+        bootstrap(tables, snapshot)
+    conn = snapshot.connection
+    tag = uuid.uuid4().hex[:12]
+    hashed = list(dict.fromkeys(columns))
+    carried = list(dict.fromkeys([model.primary_key, *hashed]))
+    in_doubt = snapshot.pending()
+    diff = read_diff(
+        tables, conn, tag, model, carried=carried, hashed=hashed, mapping=mapping, report=report
+    )
+    entries = f"bcsync_wentries_{tag}"
+    try:
+        if run:
+            mark_dirty(tables, conn, diff.table)
+        conn.execute(
+            f"""CREATE TEMP TABLE {entries} AS SELECT * FROM {snapshot.relation().table}
+            WHERE pk IN (SELECT coalesce(bcsync_pk, bcsync_known) FROM temp.{diff.table})"""
+        )
+        relation = model_relation(diff.table, carried)
+        projection = ", ".join(quote_ident(name) for name in carried)
+        found = conn.sql(f"SELECT {projection} FROM {relation}").types
+        types = dict(zip(carried, found, strict=True))
+        classified = classify(
+            conn,
+            SnapshotRelation(f"temp.main.{entries}"),
+            relation,
+            tag,
+            primary_key=model.primary_key,
+            carried=carried,
+            types=types,
+            hashed=hashed,
+            cached_key=None,  # the quick-hash cache is the local planner's, never written here
+            full_resync=False,
+            mapping=mapping,
+        )
+        # Quick hashes are cached under the local planner's key, which these rows' types (as
+        # they came through Arrow) may not share: confirms must not cache them.
+        conn.execute(f"UPDATE temp.{classified.table} SET fast = NULL")
+        changes = ChangeSet(
+            conn,
+            classified.table,
+            carried=carried,
+            queried=diff.scanned,
+            in_doubt=in_doubt,
+            decimals=diff.decimals,
+            timings=classified.timings,
+        )
+    except duckdb.Error as exc:
+        _drop(conn, diff.table, entries)
+        raise StateError(f"planning against snapshot {snapshot.path} failed: {exc}") from exc
+    except BaseException:
+        _drop(conn, diff.table, entries)
+        raise
+    changes.report = report
+    return WarehousePlan(changes, report, tables, snapshot, diff, classified.table, entries)
+
+
+def bootstrap(tables: PlannerTables, snapshot: Snapshot) -> None:
+    """Rebuild the sync's table from the ledger: every entry but tombstones, with its hash when
+    it is synced and nothing is in flight (else dirty), and give both sides a new token."""
+    hashes = snapshot.connection.sql(
+        f"""SELECT pk, CASE WHEN status = 'synced' AND pending_op IS NULL THEN row_hash END
+                   AS row_hash
+            FROM {snapshot.relation().table} WHERE status <> 'released' ORDER BY pk"""
+    ).to_arrow_table()
+    snapshot.set_warehouse_token(None)
+    snapshot.set_warehouse_token(tables.bootstrap(hashes))
+
+
+def _drop(conn: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for table in tables:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")

@@ -1,0 +1,180 @@
+"""The PostgreSQL side of ``bcsync.warehouse.session``: a read-write session over psycopg,
+and the message a permission error becomes.
+
+A role that lacks a right gets an error naming the object and the GRANT statements, to run as
+its owner or a superuser, that give bcsync what it needs: CREATE on the database (to create the
+planner's schema), USAGE and CREATE on a schema, or the writes on a table. A table another role
+owns cannot be dropped or rebuilt by this one: the statement hands it over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+
+from bcsync.config import database_url
+from bcsync.errors import WarehouseError
+from bcsync.warehouse.arrow_rows import json_as_text, postgres_converter
+from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader
+from bcsync.warehouse.postgres_session import pin_session_settings
+
+_DENIED = re.compile(r"permission denied for (schema|table|relation|database|sequence) (\S+)")
+_NOT_OWNER = re.compile(r"must be owner of (table|relation|schema) (\S+)")
+
+
+def permission_error(message: str, *, user: str, database: str) -> WarehouseError:
+    """The error for a PostgreSQL ``insufficient_privilege`` (``message`` already scrubbed),
+    naming the object and the GRANT statements that give ``user`` what bcsync needs of it."""
+    role = _ident(user)
+    owned = _NOT_OWNER.search(message)
+    if owned:
+        return WarehouseError(
+            f"the warehouse refused role {user!r}: {message}. Another role owns "
+            f"{owned.group(2)}; to let bcsync manage it, run as its owner or a superuser: "
+            f"ALTER {'SCHEMA' if owned.group(1) == 'schema' else 'TABLE'} "
+            f"{_qualified(owned.group(2))} OWNER TO {role};"
+        )
+    found = _DENIED.search(message)
+    kind, name = (found.group(1), found.group(2)) if found else ("", "")
+    if kind == "database":
+        grants = [f"GRANT CREATE ON DATABASE {_ident(database)} TO {role};"]
+    elif kind == "schema":
+        grants = [f"GRANT USAGE, CREATE ON SCHEMA {_ident(name)} TO {role};"]
+    elif kind in ("table", "relation"):
+        grants = [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {_qualified(name)} TO {role};"]
+    else:
+        grants = [
+            f"GRANT CREATE ON DATABASE {_ident(database)} TO {role};",
+            f"GRANT USAGE, CREATE ON SCHEMA <schema> TO {role};",
+        ]
+    what = f"{kind} {name}" if found else "an object"
+    return WarehouseError(
+        f"the warehouse refused role {user!r} access to {what}: {message}. "
+        f"To let bcsync use it, run as its owner or a superuser: {' '.join(grants)}"
+    )
+
+
+def _ident(name: str) -> str:
+    name = name.strip('"')
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(name: str) -> str:
+    return ".".join(_ident(part) for part in name.split("."))
+
+
+class PostgresSession:
+    """A psycopg connection (autocommit) for statements; streams read on a pooled other one,
+    through a server-side cursor, so a stream and statements can interleave."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = database_url.parse(url)
+        except database_url.UrlError as exc:
+            raise WarehouseError(f"warehouse.url: {exc}") from None
+        self._masked = database_url.masked(parsed)
+        self._secrets = database_url.secrets(parsed)
+        try:
+            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+            raise WarehouseError(
+                f"cannot open warehouse {self._masked}: {self._scrub(exc)}"
+            ) from None
+        pin_session_settings(self._engine)
+        event.listen(self._engine, "connect", json_as_text)
+        self._raw = self._connect()
+        self._conn: Any = self._raw.driver_connection
+        self._conn.autocommit = True
+
+    def execute(self, sql: str) -> None:
+        with self._errors():
+            self._conn.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self._errors():
+            return list(self._conn.execute(sql).fetchall())
+
+    def stream(self, sql: str, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+        raw = self._connect()
+        conn: Any = raw.driver_connection
+        cursor = conn.cursor(name=f"bcsync_{uuid.uuid4().hex[:12]}")
+        try:
+            with self._errors():
+                cursor.itersize = batch_rows
+                cursor.execute(sql)
+                converter = postgres_converter(cursor.description)
+                first = cursor.fetchmany(batch_rows)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cursor.close()
+            raw.close()
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                rows = first
+                while rows:
+                    yield converter.batch(rows)
+                    rows = cursor.fetchmany(batch_rows)
+            finally:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+                raw.close()
+
+        return guarded_reader(converter.schema, batches(), self._failed)
+
+    def upload(self, table: str, data: pa.Table) -> None:
+        columns = ", ".join(_ident(name) for name in data.schema.names)
+        statement = f"COPY {table} ({columns}) FROM STDIN"
+        with self._errors(), self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for batch in data.to_batches():
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    copy.write_row(row)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._errors(), self._conn.transaction():
+            yield
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        self._engine.dispose()
+
+    def _connect(self) -> Any:
+        try:
+            return self._engine.raw_connection()
+        except sa_exc.DBAPIError as exc:
+            raise WarehouseError(
+                f"cannot connect to warehouse {self._masked}: {self._scrub(exc)}"
+            ) from None
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: Exception) -> WarehouseError:
+        message = self._scrub(exc)
+        if getattr(exc, "sqlstate", None) == "42501":
+            info = self._conn.info
+            return permission_error(message, user=str(info.user), database=str(info.dbname))
+        return WarehouseError(f"warehouse {self._masked}: {message}")
+
+    def _scrub(self, exc: BaseException) -> str:
+        original = getattr(exc, "orig", None) or exc
+        return database_url.scrub(str(original).strip(), self._secrets)

@@ -1,0 +1,111 @@
+"""The warehouse planner's tables and token (``bcsync.run.planner.warehouse.tables``, the
+snapshot's ``warehouse_token``), and its SQL in the dialects it is not run against here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from bcsync.config.project import load_config
+from bcsync.errors import ConfigError
+from bcsync.run.planner.warehouse.diff import _DiffQuery
+from bcsync.run.planner.warehouse.tables import PlannerTables
+from bcsync.run.snapshot import Confirmed, Snapshot
+from bcsync.warehouse.session import WarehouseSession, open_session
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WarehouseSession]:
+    if request.param == "duckdb":
+        duckdb.connect(str(tmp_path / "w.duckdb")).close()
+        opened = open_session("duckdb:///w.duckdb", tmp_path)
+    else:
+        opened = open_session(request.getfixturevalue("postgres_url"))
+    yield opened
+    opened.close()
+
+
+def hashes(rows: dict[str, str | None], keep: bool | None = None) -> pa.Table:
+    data: dict[str, Any] = {
+        "pk": pa.array(list(rows), pa.string()),
+        "row_hash": pa.array(list(rows.values()), pa.string()),
+    }
+    if keep is not None:
+        data["keep"] = pa.array([keep] * len(rows), pa.bool_())
+    return pa.table(data)
+
+
+def test_bootstrap_replace_and_drop(session: WarehouseSession) -> None:
+    tables = PlannerTables(session, "bcsync_planner", "my sync")
+    assert tables.token() is None
+    token = tables.bootstrap(hashes({"1": "a", "2": None}))
+    assert tables.token() == token
+    tables.replace(hashes({"2": "b", "3": None}, keep=True))
+    tables.replace(hashes({"1": None}, keep=False))
+    rows = session.query(f"SELECT pk, row_hash FROM {tables.name()} ORDER BY pk")
+    assert rows == [("2", "b"), ("3", None)]
+    again = tables.bootstrap(hashes({"9": "z"}))
+    assert again != token and tables.count() == 1
+    assert tables.drop() is True
+    assert tables.token() is None
+    assert tables.drop() is False
+
+
+def test_only_a_warehouse_planned_run_keeps_the_token(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Snapshot(path, keeps_warehouse_token=True) as snapshot:
+        snapshot.set_warehouse_token("t1")
+        snapshot.confirm([Confirmed("1", "h", "bc-1")])
+        assert snapshot.warehouse_token() == "t1"
+    with Snapshot(path) as snapshot:
+        assert snapshot.warehouse_token() == "t1"  # opening and reading write nothing
+        snapshot.confirm([Confirmed("2", "h", "bc-2")])
+        assert snapshot.warehouse_token() is None
+
+
+class _Dialect:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery", "postgres", "duckdb"])
+def test_the_diff_query_is_written_in_each_dialect(dialect: str) -> None:
+    tables = PlannerTables(_Dialect(dialect), "bcsync_planner", "customers")  # type: ignore[arg-type]
+    query = _DiffQuery(
+        tables,
+        "id",
+        ["id", "email", "ltv"],
+        ["email", "ltv"],
+        {"id": pa.int64(), "email": pa.string(), "ltv": pa.decimal128(10, 2)},
+        "email->email",
+    )
+    for duplicates in (False, True):
+        sql = query.sql("SELECT * FROM customers", duplicates=duplicates)
+        parsed = sqlglot.parse_one(sql, read=dialect)
+        assert "FULL" in sql.upper() and parsed is not None
+
+
+def test_a_sync_s_planner_wins_over_the_project_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.config.test_project import VALID
+
+    monkeypatch.setenv("STORE_HASH", "abc123")
+    monkeypatch.setenv("ACCESS_TOKEN", "tok-SECRET-1234")
+    second = VALID.split("syncs:\n", 1)[1].replace("vip_customers:", "local_one:", 1)
+    second = second.replace("    mode: upsert", "    planner: local\n    mode: upsert", 1)
+    text = "planner: warehouse\n" + VALID + second
+    (tmp_path / "bcsync.yml").write_text(text)
+    config = load_config(tmp_path / "bcsync.yml")
+    assert config.planner_for("vip_customers") == "warehouse"
+    assert config.planner_for("local_one") == "local"
+    assert config.planner_schema == "bcsync_planner"
+    (tmp_path / "bcsync.yml").write_text("planner_schema: 'a; drop'\n" + VALID)
+    with pytest.raises(ConfigError, match="planner_schema"):
+        load_config(tmp_path / "bcsync.yml")
