@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -469,15 +470,27 @@ def serve(
 ) -> None:
     """Serve the web UI and its JSON API over this project's runs, and run the syncs'
     schedules (unless --no-scheduler), until Ctrl-C."""
+    from bcsync.config.editing.setup_mode import load_for_setup
     from bcsync.web.server import serve as serve_ui
     from bcsync.web.server import settings_for, ui_token
 
     settings = settings_for(host, read_only=read_only, token=ui_token(token_file))
-    project = _project(_config(ctx))
+    # A project the setup forms can fix (unset variables, no destination) is served anyway.
+    loaded = load_for_setup(_invocation(ctx).project)
+    project = _project(loaded.config)
     _err().print(f"bcsync UI on http://{host}:{port}/ (Ctrl-C to stop)")
+    if not loaded.ready:
+        _err().print(f"set up the project at http://{host}:{port}/setup (runs wait until then)")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            serve_ui(project, host=host, port=port, settings=settings, scheduler=not no_scheduler)
+            serve_ui(
+                project,
+                host=host,
+                port=port,
+                settings=settings,
+                scheduler=not no_scheduler,
+                setup_problems=loaded.problems,
+            )
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE) from None
 
@@ -504,4 +517,7 @@ def invoke(args: Sequence[str]) -> int:
 
 
 def main() -> None:
+    # What the command line imported lives as long as the process: out of the cyclic garbage
+    # collector's way, so that its full collections (during a run, and at exit) skip it.
+    gc.freeze()
     app(prog_name="bcsync")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,8 @@ def render(request: Request, template: str, context: dict[str, Any]) -> HTMLResp
         "settings": request.app.state.settings,
         # Every form posts it back (hidden field ``csrf``); set by the security middleware.
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        # Not empty while the project is being set up (web.setup_mode): the pages' banner.
+        "setup_problems": getattr(request.app.state, "setup_problems", ()),
         **context,
     }
     response: HTMLResponse = templates.TemplateResponse(request, template, context)
@@ -51,8 +54,11 @@ def project_of(request: Request) -> Project:
     return project
 
 
-def create_app(project: Project, settings: UiSettings | None = None) -> FastAPI:
-    """The app for ``project``; pages and API routes are the routers of ``web.pages``."""
+def create_app(
+    project: Project, settings: UiSettings | None = None, setup_problems: Sequence[str] = ()
+) -> FastAPI:
+    """The app for ``project``; pages and API routes are the routers of ``web.pages``.
+    ``setup_problems``: what keeps a project being set up from running (web.setup_mode)."""
     from bcsync.web.pages import API, PAGES
     from bcsync.web.runner import Runner
     from bcsync.web.security import SecurityMiddleware, Sessions
@@ -65,6 +71,7 @@ def create_app(project: Project, settings: UiSettings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.project = project
+    app.state.setup_problems = tuple(setup_problems)
     app.state.settings = settings or UiSettings()
     app.state.templates = templates()
     app.state.runner = Runner()  # the runs this server starts (Run now, the API)
@@ -75,5 +82,6 @@ def create_app(project: Project, settings: UiSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in PAGES:
         app.include_router(router, include_in_schema=False)
-    app.include_router(API)
+    for api in API:
+        app.include_router(api)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from bcsync.api import Project
@@ -45,21 +46,30 @@ def settings_for(host: str, *, read_only: bool, token: str | None) -> UiSettings
 
 
 def serve(
-    project: Project, *, host: str, port: int, settings: UiSettings, scheduler: bool = True
+    project: Project,
+    *,
+    host: str,
+    port: int,
+    settings: UiSettings,
+    scheduler: bool = True,
+    setup_problems: Sequence[str] = (),
 ) -> None:
     """Serve the UI until uvicorn stops (Ctrl-C, SIGTERM); with ``scheduler``, the project's
-    schedules run in a background thread meanwhile (``bcsync.scheduling.service``)."""
+    schedules run in a background thread meanwhile (``bcsync.scheduling.service``). A project
+    being set up (``setup_problems``) runs no schedules: restart the server once it is set up."""
     import uvicorn
 
     from bcsync.scheduling import service
 
     running = (
         service.start(project.config)
-        if scheduler and service.has_schedules(project.config)
+        if scheduler and not setup_problems and service.has_schedules(project.config)
         else None
     )
     try:
-        uvicorn.run(create_app(project, settings), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(project, settings, setup_problems), host=host, port=port, log_level="warning"
+        )
     finally:
         if running is not None:
             running.stop()

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from bcsync.web.pages import alerts, api, debugger, row, run, sync, syncs
+from bcsync.web.pages import alerts, api, debugger, row, run, setup, setup_api, sync, syncs
 
 # The HTML pages; their routes stay out of the OpenAPI document, which describes the JSON API.
 PAGES: tuple[APIRouter, ...] = (
@@ -12,5 +12,7 @@ PAGES: tuple[APIRouter, ...] = (
     debugger.router,
     alerts.router,
     sync.router,
+    setup.router,
 )
-API = api.router
+# The JSON API under /api/v1 (documented at /api/v1/openapi.json).
+API: tuple[APIRouter, ...] = (api.router, setup_api.router)

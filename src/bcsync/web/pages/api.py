@@ -24,6 +24,7 @@ from bcsync.web.app import UiSettings, project_of
 from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
 from bcsync.web.schedules import schedule_view
+from bcsync.web.setup_mode import run_refusal
 
 MAX_PAGE = 1000
 
@@ -242,7 +243,11 @@ def list_syncs(request: Request) -> SyncList:
     responses={
         **NOT_FOUND,
         403: {"model": Problem, "description": "the server is read-only"},
-        409: {"model": Conflict, "description": "a run of the sync is already in progress"},
+        409: {
+            "model": Conflict,
+            "description": "a run of the sync is already in progress, or the project is not set"
+            " up yet",
+        },
     },
 )
 def trigger_run(
@@ -252,6 +257,9 @@ def trigger_run(
     settings: UiSettings = request.app.state.settings
     if settings.read_only:
         raise HTTPException(403, "this server is read-only (--read-only): it starts no runs")
+    refusal = run_refusal(request)
+    if refusal is not None:
+        raise HTTPException(409, refusal)
     if name not in project.config.syncs:
         raise HTTPException(404, f"no sync named {name!r}")
     options = body or RunRequest()

@@ -17,6 +17,7 @@ from bcsync.web.app import UiSettings, project_of, render
 from bcsync.web.masking import project_secrets, scrub
 from bcsync.web.runner import AlreadyRunning, Runner, RunNotStarted
 from bcsync.web.schedules import schedule_view
+from bcsync.web.setup_mode import run_refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,6 +93,9 @@ def start_run(
     project = project_of(request)
     if read_only(request):
         return forbidden(request)
+    refusal = run_refusal(request)
+    if refusal is not None:
+        return message_page(request, "The run did not start", refusal, 409)
     if name not in project.config.syncs:
         return unknown_sync(request, name)
     try:
@@ -123,6 +127,9 @@ def plan(request: Request, name: str) -> Response:
     project = project_of(request)
     if read_only(request):
         return forbidden(request)
+    refusal = run_refusal(request)
+    if refusal is not None:
+        return message_page(request, "No plan", refusal, 409)
     if name not in project.config.syncs:
         return unknown_sync(request, name)
     context: dict[str, Any] = {"title": f"Plan of {name}", "name": name}
