@@ -323,3 +323,96 @@ def test_preview_tables_duplicate_and_delete(tmp_path: Path, ui_server):
     assert deleted.status_code == 200, deleted.text
     assert overview(server)["syncs"] == ["customers"]
     assert "customers_eu" not in path.read_text()
+
+
+def test_a_check_without_plan_answers_types_but_plans_nothing(
+    tmp_path: Path, emulator: Any, ui_server
+):
+    directory = fresh_project(tmp_path)
+    server = ui_server(directory)
+    save_destination(server, emulator)
+    snapshot = directory / ".bcsync" / "snapshots" / "vip.duckdb"
+
+    # The form's live check: the type mismatch and the next runs, no plan, nothing written.
+    live = call(
+        server,
+        "POST",
+        "/api/v1/setup/syncs/check",
+        {"name": "vip", "sync": tier_sync("company"), "plan": False},
+    )
+    assert live.status_code == 200, live.text
+    answer = live.json()
+    assert answer["problems"] == [], answer
+    assert [c["ok"] for c in answer["mapping_checks"]] == [True, True, True, True]
+    assert "+  vip:" in answer["diff"]
+    assert answer["plan"] is None and "plan_error" not in answer
+    assert not snapshot.exists()
+    assert "vip" not in overview(server)["syncs"]
+
+    # The Review's check plans the first run (and caches the snapshot's hashes).
+    review = call(
+        server,
+        "POST",
+        "/api/v1/setup/syncs/check",
+        {"name": "vip", "sync": tier_sync("company")},
+    ).json()
+    assert review["plan"] is not None, review
+    assert review["plan"]["counts"]["added"] == 3
+    assert snapshot.exists()
+
+    wrong = call(
+        server,
+        "POST",
+        "/api/v1/setup/syncs/check",
+        {"name": "vip", "sync": tier_sync(), "plan": "later"},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["problems"][0]["path"] == "plan"
+
+
+def test_schedules_start_once_the_project_is_set_up_in_the_browser(
+    tmp_path: Path, emulator: Any, ui_server
+):
+    directory = fresh_project(tmp_path)
+    server = ui_server(directory)  # setup mode: no scheduler yet
+    save_destination(server, emulator)
+    scheduled = tier_sync("company") | {"schedule": {"every": "2s"}}
+    put = call(
+        server,
+        "PUT",
+        "/api/v1/setup/syncs/vip",
+        {"sync": scheduled, "version": overview(server)["version"]},
+    )
+    assert put.status_code == 200, put.text
+
+    # No restart: the schedule fires and its run sends the customers.
+    deadline = time.monotonic() + 60
+    while True:
+        syncs = call(server, "GET", "/api/v1/syncs").json()["syncs"]
+        vip = next(sync for sync in syncs if sync["name"] == "vip")
+        if vip["last_run"] is not None and not vip["last_run"]["running"]:
+            break
+        assert time.monotonic() < deadline, vip
+        time.sleep(0.5)
+    assert vip["last_run"]["status"] == "success", vip
+    assert vip["last_run"]["trigger"] == "schedule"
+    emails = {c["email"] for c in emulator.dump()["customers"]}
+    assert emails == {"ada@example.com", "grace@example.com", "alan@example.com"}
+    assert "schedules of bcsync.yml run in this server now" in Path(server.log).read_text()
+
+
+def test_no_scheduler_keeps_schedules_off_after_setup(tmp_path: Path, emulator: Any, ui_server):
+    directory = fresh_project(tmp_path)
+    server = ui_server(directory, "--no-scheduler")
+    save_destination(server, emulator)
+    scheduled = tier_sync("company") | {"schedule": {"every": "1s"}}
+    version = overview(server)["version"]
+    put = call(server, "PUT", "/api/v1/setup/syncs/vip", {"sync": scheduled, "version": version})
+    assert put.status_code == 200, put.text
+    time.sleep(3)
+    vip = next(
+        s for s in call(server, "GET", "/api/v1/syncs").json()["syncs"] if s["name"] == "vip"
+    )
+    assert vip["last_run"] is None and vip["running_run_id"] is None, vip
+    assert emulator.dump()["customers"] == []
+    assert "schedules of bcsync.yml" not in Path(server.log).read_text()

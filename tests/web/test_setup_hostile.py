@@ -426,7 +426,7 @@ def test_a_failed_write_of_bcsync_yml_leaves_env_as_it_was(
     def disk_full(*args: Any, **kwargs: Any) -> str:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bcsync.web.pages.setup_api.replace_file", disk_full)
+    monkeypatch.setattr("bcsync.web.pages.setup_api.edit.replace_file", disk_full)
     client = Client(served.app, raise_server_exceptions=False)
     answer = client.put(
         "/api/v1/setup/destinations/store",

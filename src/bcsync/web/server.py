@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bcsync.api import Project
 from bcsync.errors import ConfigError
 from bcsync.web.app import UiSettings, create_app
+from bcsync.web.scheduler import ServedScheduler
 
 TOKEN_ENV = "BCSYNC_UI_TOKEN"
 
@@ -45,6 +47,13 @@ def settings_for(host: str, *, read_only: bool, token: str | None) -> UiSettings
     return UiSettings(read_only=read_only, token=token)
 
 
+def _announce_schedules() -> None:
+    print(
+        "the schedules of bcsync.yml run in this server now (the project is set up)",
+        file=sys.stderr,
+    )
+
+
 def serve(
     project: Project,
     *,
@@ -56,20 +65,16 @@ def serve(
 ) -> None:
     """Serve the UI until uvicorn stops (Ctrl-C, SIGTERM); with ``scheduler``, the project's
     schedules run in a background thread meanwhile (``bcsync.scheduling.service``). A project
-    being set up (``setup_problems``) runs no schedules: restart the server once it is set up."""
+    being set up (``setup_problems``) runs none until it is set up in the browser: the first
+    saved edit that leaves it ready, with a schedule, starts them (``web.scheduler``)."""
     import uvicorn
 
-    from bcsync.scheduling import service
-
-    running = (
-        service.start(project.config)
-        if scheduler and not setup_problems and service.has_schedules(project.config)
-        else None
-    )
+    schedules = ServedScheduler(enabled=scheduler)
+    schedules.offer(project.config, setup_problems)
+    schedules.on_start = _announce_schedules  # a start after an edit in the browser is told
+    app = create_app(project, settings, setup_problems)
+    app.state.scheduler = schedules
     try:
-        uvicorn.run(
-            create_app(project, settings, setup_problems), host=host, port=port, log_level="warning"
-        )
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
-        if running is not None:
-            running.stop()
+        schedules.stop()

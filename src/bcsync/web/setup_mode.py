@@ -4,7 +4,8 @@
 its problems live in ``app.state.setup_problems`` (empty for a project that is ready). Pages
 show them with a link to /setup; runs and plans are refused with them. After every saved edit
 ``reload`` loads ``bcsync.yml`` again and replaces ``app.state.project``: a request or a run
-already going keeps the Project it had (a run gets a Project of its own anyway).
+already going keeps the Project it had (a run gets a Project of its own anyway). A server that
+runs no scheduler yet starts it once the reloaded project is ready (``web.scheduler``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from bcsync.api import Project
 from bcsync.config.editing.setup_mode import SetupLoad, load_for_setup
 from bcsync.errors import ConfigError
+from bcsync.web.scheduler import ServedScheduler
 
 _RELOADING = threading.Lock()
 
@@ -42,6 +44,9 @@ def reload(app: FastAPI) -> SetupLoad:
         app.state.project = Project(loaded.config)
         app.state.setup_problems = loaded.problems
     old.close()
+    scheduler: ServedScheduler | None = getattr(app.state, "scheduler", None)
+    if scheduler is not None:  # a server set up in the browser starts its schedules now
+        scheduler.offer(loaded.config, loaded.problems)
     return loaded
 
 

@@ -1,9 +1,10 @@
 """The Setup pages: destinations and syncs made and edited in the browser.
 
-The pages are forms only; ``static/setup.js`` fills them from, and sends them to, the setup JSON
-API (``pages/setup_api.py``), which validates and writes ``bcsync.yml`` and ``.env``. A sync's
-form starts from the sync exactly as written in ``bcsync.yml`` (``${VAR}`` references unexpanded,
-keys the form does not show kept), so saving it changes only what the user changed.
+The pages are forms only; their scripts (``static/setup-api.js`` and one per page:
+``setup-list.js``, ``setup-destination.js``, ``setup-sync.js``) fill them from, and send them to,
+the setup JSON API (``pages/setup_api/``), which validates and writes ``bcsync.yml`` and ``.env``.
+A sync's form starts from the sync exactly as written in ``bcsync.yml`` (``${VAR}`` references
+unexpanded, keys the form does not show kept), so saving it changes only what the user changed.
 ``--read-only`` hides the pages (404), as it hides the nav link to them.
 """
 

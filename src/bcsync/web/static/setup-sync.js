@@ -1,12 +1,12 @@
-// The Setup pages of bcsync, our own code (no library). The pages are plain forms; this file
-// fills them from the setup JSON API (/api/v1/setup/...) and sends them back to it. Every write
-// carries the page's CSRF token (header X-CSRF-Token) and the version of bcsync.yml the page was
-// opened on, so a file changed meanwhile is refused (409) instead of overwritten.
+// The sync form (/setup/syncs/...): model, object and mode, mappings, schedule, review, save.
+// Helpers and the API calls are setup-api.js's, the mapping rows setup-mappings.js's (loaded first).
 "use strict";
 
-(function () {
-  var API = "/api/v1/setup";
-  var NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+(function (S) {
+  var API = S.API, NAME_RE = S.NAME_RE, $ = S["$"], el = S.el, clear = S.clear, enc = S.enc,
+    call = S.call, errorNode = S.errorNode, reloadWarning = S.reloadWarning,
+    problemList = S.problemList, show = S.show, diffNode = S.diffNode, setOptions = S.setOptions;
+
   // What bcsync supports per object (the customers and orders objects' static checks).
   var MODES = { customers: ["insert", "update", "upsert"], orders: ["insert", "update"] };
   var MATCH_FIELDS = { customers: ["email", "id"], orders: ["id"] };
@@ -15,323 +15,6 @@
     update: "updates records it finds by the match; rows with no record are skipped",
     upsert: "updates the record it finds by the match, creates one otherwise",
   };
-  var csrf = "";
-
-  // -- small helpers --------------------------------------------------------------------------
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) return;
-      if (key === "text") node.textContent = value;
-      else if (key === "className") node.className = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined) return;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return node;
-  }
-
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-
-  function enc(text) { return encodeURIComponent(text); }
-
-  function call(method, path, body) {
-    var options = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
-    if (method !== "GET") options.headers["X-CSRF-Token"] = csrf;
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(path, options).then(function (response) {
-      return response.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = { error: text }; }
-        return { status: response.status, ok: response.ok, data: data || {} };
-      });
-    }, function (error) {
-      return { status: 0, ok: false, data: { error: "The server did not answer: " + error.message } };
-    });
-  }
-
-  // An API refusal in words: its message and, for a refused configuration, each problem.
-  function errorNode(answer) {
-    var data = answer.data || {};
-    var message = data.error || data.detail;
-    if (typeof message !== "string") message = message ? JSON.stringify(message) : "HTTP " + answer.status;
-    if (answer.status === 409 && !/reload/i.test(message)) message += " Reload the page to start from the file as it is now.";
-    var box = el("div", { className: "flash flash-bad", role: "alert" }, [el("p", { text: message })]);
-    var problems = data.problems || [];
-    if (problems.length) box.appendChild(problemList(problems));
-    return box;
-  }
-
-  // A write that was saved but that the server could not load again: say so next to "saved".
-  function reloadWarning(answer) {
-    var text = answer.data && answer.data.reload_error;
-    return text ? el("p", { className: "notice", role: "alert", text: "Saved, but the server could not load bcsync.yml again: " + text }) : null;
-  }
-
-  function problemText(problem) {
-    if (typeof problem === "string") return problem;
-    return (problem.path ? problem.path + ": " : "") + problem.message;
-  }
-
-  function problemList(problems) {
-    return el("ul", { className: "problems" }, problems.map(function (p) { return el("li", { text: problemText(p) }); }));
-  }
-
-  function show(node, child) { clear(node); if (child) node.appendChild(child); }
-
-  function diffNode(diff, label) {
-    var pre = el("pre", { className: "diff", tabindex: "0", role: "region", "aria-label": label || "Changes to bcsync.yml" });
-    (diff || "").split("\n").forEach(function (line) {
-      var kind = line.charAt(0) === "+" && line.indexOf("+++") !== 0 ? "add"
-        : line.charAt(0) === "-" && line.indexOf("---") !== 0 ? "del" : "ctx";
-      pre.appendChild(el("span", { className: "diff-" + kind, text: line + "\n" }));
-    });
-    if (!diff) pre.textContent = "(no change)";
-    return pre;
-  }
-
-  function setOptions(select, values, keep) {
-    var current = keep !== undefined ? keep : select.value;
-    clear(select);
-    values.forEach(function (value) {
-      var text = value, val = value;
-      if (typeof value === "object") { text = value.text; val = value.value; }
-      select.appendChild(el("option", { value: val, text: text }));
-    });
-    if (current !== undefined && current !== null && current !== "") {
-      var found = Array.prototype.some.call(select.options, function (o) { return o.value === current; });
-      if (!found) select.appendChild(el("option", { value: current, text: current }));
-      select.value = current;
-    }
-  }
-
-  // A value the server stands in for an unset ${VAR} (setup mode) is no value to show.
-  function written(value) {
-    return !value || String(value).indexOf("https://unset.invalid/") === 0 ? "" : value;
-  }
-
-  // -- /setup: the lists, Duplicate and Delete -------------------------------------------------
-  function setupList(root) {
-    var version = null;
-    var chosen = null;
-    var status = $("setup-status");
-
-    function load() {
-      return call("GET", API).then(function (answer) {
-        if (!answer.ok) { show(status, errorNode(answer)); return; }
-        var data = answer.data;
-        version = data.version;
-        var problems = $("setup-problems");
-        clear(problems);
-        (data.problems || []).forEach(function (p) { problems.appendChild(el("li", { text: problemText(p) })); });
-        problems.hidden = !(data.problems || []).length;
-        var dests = clear($("destinations").tBodies[0]);
-        (data.destinations || []).forEach(function (d) {
-          dests.appendChild(el("tr", {}, [
-            el("th", { scope: "row", text: d.name }),
-            el("td", {}, [written(d.store_hash) ? el("code", { text: d.store_hash }) : "not set"]),
-            el("td", {}, [el("code", { text: written(d.api_url) || "https://api.bigcommerce.com" })]),
-            el("td", { text: d.token_set ? "set" : "not set" }),
-            el("td", {}, [el("a", { className: "button", href: "/setup/destinations/" + enc(d.name), "aria-label": "Edit destination " + d.name, text: "Edit" })]),
-          ]));
-        });
-        if (!(data.destinations || []).length) dests.appendChild(el("tr", {}, [el("td", { colspan: "5", text: "No destination yet: add one." })]));
-        var syncs = clear($("syncs").tBodies[0]);
-        (data.syncs || []).forEach(function (name) {
-          syncs.appendChild(el("tr", {}, [
-            el("th", { scope: "row" }, [el("a", { href: "/syncs/" + enc(name), text: name })]),
-            el("td", { className: "actions" }, [
-              el("a", { className: "button", href: "/setup/syncs/" + enc(name), "aria-label": "Edit " + name, text: "Edit" }),
-              action("Duplicate", name, openDuplicate),
-              action("Delete", name, openDelete),
-            ]),
-          ]));
-        });
-        if (!(data.syncs || []).length) syncs.appendChild(el("tr", {}, [el("td", { colspan: "2", text: "No sync yet: add one." })]));
-      });
-    }
-
-    function action(label, name, open) {
-      var button = el("button", { type: "button", "aria-label": label + " " + name, text: label });
-      button.addEventListener("click", function () { open(name); });
-      return button;
-    }
-
-    function openPanel(id, name) {
-      chosen = name;
-      ["duplicate-panel", "delete-panel"].forEach(function (other) { $(other).hidden = other !== id; });
-      $(id).querySelectorAll("[data-sync-name]").forEach(function (n) { n.textContent = name; });
-    }
-
-    function openDuplicate(name) {
-      openPanel("duplicate-panel", name);
-      $("duplicate-name").value = name + "_copy";
-      $("duplicate-name").focus();
-    }
-
-    function openDelete(name) {
-      openPanel("delete-panel", name);
-      $("delete-keep").checked = true;
-      $("delete-keep").focus();
-    }
-
-    root.querySelectorAll("[data-cancel]").forEach(function (button) {
-      button.addEventListener("click", function () { button.closest("section").hidden = true; });
-    });
-
-    $("duplicate-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      var newName = $("duplicate-name").value.trim();
-      if (!NAME_RE.test(newName)) { show(status, errorNode({ data: { error: "A sync name may use only letters, digits, '_', '-' and '.'." } })); return; }
-      call("POST", API + "/syncs/" + enc(chosen) + "/duplicate", { new_name: newName, version: version }).then(function (answer) {
-        if (!answer.ok) { show(status, errorNode(answer)); return; }
-        $("duplicate-panel").hidden = true;
-        show(status, el("span", {}, ["Copied " + chosen + " to " + newName + ". ", el("a", { href: "/setup/syncs/" + enc(newName), text: "Edit " + newName }), reloadWarning(answer)]));
-        load();
-      });
-    });
-
-    $("delete-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      var state = $("delete-reset").checked ? "reset" : "keep";
-      call("DELETE", API + "/syncs/" + enc(chosen) + "?state=" + state + "&version=" + enc(version)).then(function (answer) {
-        if (!answer.ok) { show(status, errorNode(answer)); return; }
-        $("delete-panel").hidden = true;
-        show(status, el("span", {}, ["Deleted " + chosen + (state === "reset" ? "; its state was reset." : "; its state was kept."), reloadWarning(answer)]));
-        load();
-      });
-    });
-
-    load();
-  }
-
-  // -- /setup/destinations/... ----------------------------------------------------------------
-  function destinationForm(form) {
-    var name = form.getAttribute("data-name");
-    var version = null;
-    var loadedUrl = "";  // as the page showed it: sent back only when changed (empty: real API)
-    var result = $("d-check-result");
-
-    call("GET", API).then(function (answer) {
-      if (!answer.ok) { show(result, errorNode(answer)); return; }
-      version = answer.data.version;
-      var found = (answer.data.destinations || []).filter(function (d) { return d.name === name; })[0];
-      if (found) {
-        // What the user typed before the answer came stays.
-        if (!$("d-store-hash").value) $("d-store-hash").value = written(found.store_hash);
-        var url = written(found.api_url);
-        loadedUrl = url && url !== "https://api.bigcommerce.com" ? url : "";
-        if (!$("d-api-url").value) $("d-api-url").value = loadedUrl;
-        if (!found.token_set) $("d-token").placeholder = "not set yet";
-        else $("d-token").placeholder = "saved (leave empty to keep it)";
-      }
-    });
-
-    function destinationName() { return name || $("d-name").value.trim(); }
-
-    function body() {
-      var data = { store_hash: $("d-store-hash").value.trim() };
-      var token = $("d-token").value;
-      if (token) data.access_token = token;
-      var url = $("d-api-url").value.trim();
-      if (url) data.api_url = url;
-      return data;
-    }
-
-    // What a save sends: the API URL only when it changed, so that a reference such as
-    // ${BIGCOMMERCE_API_URL:-https://api.bigcommerce.com} stays as written.
-    function edited() {
-      var data = body();
-      var url = $("d-api-url").value.trim();
-      if (url === loadedUrl && name) delete data.api_url;
-      else data.api_url = url;
-      return data;
-    }
-
-    function missing() {
-      if (!name && !NAME_RE.test(destinationName())) return "Give the destination a name (letters, digits, '_', '-', '.').";
-      if (!body().store_hash) return "Enter the store hash.";
-      if (!name && !body().access_token) return "Enter the access token.";
-      return null;
-    }
-
-    $("d-check").addEventListener("click", function () {
-      var data = body();
-      if (!data.store_hash || !data.access_token) {
-        show(result, errorNode({ data: { error: "Enter the store hash and the access token to test them." } }));
-        return;
-      }
-      show(result, el("p", { text: "Asking the store…" }));
-      call("POST", API + "/destinations/check", data).then(function (answer) {
-        if (!answer.ok) { show(result, errorNode(answer)); return; }
-        var check = answer.data;
-        var box = el("div", { className: "flash " + (check.ok ? "flash-ok" : "flash-bad") }, [
-          el("p", {}, [el("strong", { text: check.ok ? "Connected." : "The store refused:" }), " ",
-            check.status ? "HTTP " + check.status + ". " : "", check.explanation || ""]),
-        ]);
-        if ((check.scopes || []).length) {
-          box.appendChild(el("p", { text: "The token's scopes:" }));
-          box.appendChild(el("ul", { className: "scopes" }, check.scopes.map(function (s) { return el("li", {}, [el("code", { text: s })]); })));
-        }
-        if ((check.problems || []).length) box.appendChild(problemList(check.problems));
-        show(result, box);
-      });
-    });
-
-    function put(dryRun) {
-      var data = edited();
-      data.version = version;
-      data.dry_run = dryRun;
-      return call("PUT", API + "/destinations/" + enc(destinationName()), data);
-    }
-
-    $("d-review").addEventListener("click", function () {
-      var why = missing();
-      if (why) { show(result, errorNode({ data: { error: why } })); return; }
-      show($("d-saved"), null);
-      put(true).then(function (answer) {
-        if (!answer.ok) { $("d-diff").hidden = true; show(result, errorNode(answer)); return; }
-        var section = $("d-diff");
-        section.querySelector("[data-diff]").replaceWith(diffNode(answer.data.diff));
-        section.querySelector("pre").setAttribute("data-diff", "");
-        var keys = answer.data.env_keys || [];
-        section.querySelector("[data-env-keys]").textContent = keys.length
-          ? "The project's .env gets: " + keys.join(", ") + " (values not shown)." : "";
-        section.hidden = false;
-        $("d-save").focus();
-      });
-    });
-
-    $("d-save").addEventListener("click", function () {
-      put(false).then(function (answer) {
-        if (!answer.ok) { show($("d-saved"), errorNode(answer)); return; }
-        version = answer.data.version;
-        loadedUrl = $("d-api-url").value.trim();
-        $("d-diff").hidden = true;
-        $("d-token").value = "";
-        var saved = destinationName();
-        show($("d-saved"), el("div", { className: "flash flash-ok" }, [
-          el("p", {}, ["Saved destination " + saved + ". ",
-            el("a", { href: "/setup", text: "Back to the setup" }), " · ",
-            el("a", { href: "/setup/syncs/new", text: "Add a sync" })]),
-          reloadWarning(answer),
-        ]));
-        if (!name) {
-          name = saved;
-          form.setAttribute("data-name", saved);
-          window.history.replaceState(null, "", "/setup/destinations/" + enc(saved));
-        }
-      });
-    });
-  }
 
   // -- /setup/syncs/... -----------------------------------------------------------------------
   function syncForm(form) {
@@ -477,92 +160,17 @@
       return fieldsReady;
     }
 
-    function fieldInfo(field) { return fields.filter(function (f) { return f.field === field; })[0] || null; }
-
-    // -- mapping rows
-    var rowCount = 0;
-    function mappingRows() { return Array.prototype.slice.call($("s-mappings").tBodies[0].rows); }
-
-    function addMapping(column, field) {
-      rowCount += 1;
-      var id = "m" + rowCount;
-      var select = el("select", { id: id + "-column", "aria-label": "Column of mapping " + rowCount });
-      setOptions(select, [{ value: "", text: "(column)" }].concat(columnNames()), column || "");
-      var input = el("input", { id: id + "-field", list: "s-fields", "aria-label": "Store field of mapping " + rowCount, value: field || "", autocomplete: "off", spellcheck: "false" });
-      var info = el("small", { className: "field-type", "data-field-type": "" });
-      var checkCell = el("td", { className: "mapping-check", "data-check": "" });
-      var remove = el("button", { type: "button", "aria-label": "Remove mapping " + rowCount, text: "Remove" });
-      var row = el("tr", { "data-mapping": id }, [
-        el("td", {}, [select]),
-        el("td", {}, [input, el("br"), info, el("div", { "data-create": "" })]),
-        checkCell,
-        el("td", {}, [remove]),
-      ]);
-      remove.addEventListener("click", function () { row.remove(); changed(true); });
-      select.addEventListener("change", function () { changed(true); });
-      input.addEventListener("input", function () { describeField(row); changed(true); });
-      $("s-mappings").tBodies[0].appendChild(row);
-      describeField(row);
-      return row;
-    }
-
-    function rowValue(row) {
-      return { column: row.querySelector("select").value, field: row.querySelector("input").value.trim() };
-    }
-
-    // The chosen field's type, or an offer to create a customer attribute that does not exist.
-    function describeField(row) {
-      var value = rowValue(row);
-      var info = row.querySelector("[data-field-type]");
-      var create = clear(row.querySelector("[data-create]"));
-      if (!value.field) { info.textContent = ""; return; }
-      var found = fieldInfo(value.field);
-      if (found) { info.textContent = found.kind + ", type " + found.type; return; }
-      if (!fields.length) { info.textContent = ""; return; }
-      var attribute = /^attributes\.(.+)$/.exec(value.field);
-      if (attribute && $("s-object").value === "customers") {
-        info.textContent = "No customer attribute \u201c" + attribute[1] + "\u201d in the store yet.";
-        var typeId = row.getAttribute("data-mapping") + "-attr-type";
-        var typeSelect = el("select", { id: typeId }, [
-          el("option", { value: "string", text: "string" }), el("option", { value: "number", text: "number" }), el("option", { value: "date", text: "date" }),
-        ]);
-        var columnType = typeOf(value.column) || "";
-        if (/int|float|double|decimal|numeric|real/i.test(columnType)) typeSelect.value = "number";
-        else if (/date|time/i.test(columnType)) typeSelect.value = "date";
-        var button = el("button", { type: "button", text: "Create attribute \u201c" + attribute[1] + "\u201d" });
-        button.addEventListener("click", function () {
-          button.disabled = true;
-          call("POST", API + "/destinations/" + enc($("s-destination").value) + "/attributes", { name: attribute[1], type: typeSelect.value }).then(function (answer) {
-            button.disabled = false;
-            if (!answer.ok) { show(create, errorNode(answer)); return; }
-            show(status, el("span", { text: "Created the customer attribute " + attribute[1] + " (" + typeSelect.value + ")." }));
-            loadFields().then(function () { changed(true); });
-          });
-        });
-        create.appendChild(el("label", { for: typeId, text: "Type " }));
-        create.appendChild(typeSelect);
-        create.appendChild(document.createTextNode(" "));
-        create.appendChild(button);
-      } else if (/^metafields\.[^.]+\..+$/.test(value.field)) {
-        info.textContent = "A metafield: created by the first run that writes it.";
-      } else {
-        info.textContent = "Not a field of the store's " + $("s-object").value + ".";
-      }
-    }
-
-    function showMappingChecks(checks) {
-      var left = (checks || []).slice();
-      mappingRows().forEach(function (row) {
-        var value = rowValue(row);
-        var cell = clear(row.querySelector("[data-check]"));
-        var index = -1;
-        left.some(function (c, i) { if (c.column === value.column && c.field === value.field) { index = i; return true; } return false; });
-        if (index < 0) return;
-        var found = left.splice(index, 1)[0];
-        row.classList.toggle("mapping-bad", !found.ok);
-        cell.appendChild(el("span", { className: found.ok ? "check-ok" : "check-bad", role: found.ok ? null : "alert", text: (found.ok ? "\u2713 " : "\u2717 ") + (found.message || (found.ok ? "ok" : "does not fit")) }));
-      });
-    }
+    // -- mapping rows (setup-mappings.js)
+    var mappings = S.mappingTable($("s-mappings"), {
+      columnNames: columnNames,
+      typeOf: typeOf,
+      fields: function () { return fields; },
+      reloadFields: loadFields,
+      changed: changed,
+      status: status,
+    });
+    var mappingRows = mappings.rows, addMapping = mappings.add, rowValue = mappings.value;
+    var describeField = mappings.describe, showMappingChecks = mappings.showChecks;
 
     // -- the sync as bcsync.yml will hold it: the original, with what the form shows replaced
     function setOrDrop(target, key, value, fallback) {
@@ -616,8 +224,9 @@
 
     // -- checks: live (mapping types, next runs) and the Review
     var checks = 0;  // checks asked for: only the latest one's answer is shown
-    function check() {
-      return call("POST", API + "/syncs/check", { name: syncName() || "new_sync", sync: collect() });
+    // The live checks skip the plan ("plan": false): it reads the whole model and the store.
+    function check(plan) {
+      return call("POST", API + "/syncs/check", { name: syncName() || "new_sync", sync: collect(), plan: plan });
     }
 
     function blockSave(why) {
@@ -636,7 +245,7 @@
     function liveCheck() {
       if (!mappingRows().length && checked("schedule") === "none") return;
       var mine = ++checks;
-      check().then(function (answer) {
+      check(false).then(function (answer) {
         if (!answer.ok || mine !== checks) return;  // a later check (or the review) answers
         showMappingChecks(answer.data.mapping_checks);
         showNextRuns(answer.data.next_runs);
@@ -665,7 +274,7 @@
       blockSave("Reviewing…");
       window.clearTimeout(liveTimer);  // the review checks the same form
       var mine = ++checks;
-      check().then(function (answer) {
+      check(true).then(function (answer) {
         if (mine !== checks) return;
         if (!answer.ok) { show(out, errorNode(answer)); blockSave("Fix the problems above, then review again."); return; }
         var data = answer.data;
@@ -724,7 +333,7 @@
         original = collect();
         reviewed = false;
         $("s-save-why").textContent = "Saved.";
-        var csrfField = el("input", { type: "hidden", name: "csrf", value: csrf });
+        var csrfField = el("input", { type: "hidden", name: "csrf", value: S.csrf() });
         var runForm = el("form", { method: "post", action: "/syncs/" + enc(saved) + "/run", className: "inline" }, [
           csrfField, el("button", { type: "submit", "aria-label": "Run " + saved + " now", text: "Run now" }),
         ]);
@@ -745,7 +354,7 @@
     }
 
     function suggest() {
-      Promise.all([check(), fieldsReady]).then(function (both) {
+      Promise.all([check(false), fieldsReady]).then(function (both) {
         var answer = both[0];
         var mapped = mappingRows().map(function (r) { return rowValue(r).column; });
         var taken = mappingRows().map(function (r) { return rowValue(r).field; });
@@ -864,14 +473,5 @@
     });
   }
 
-  function start() {
-    var root = $("setup-list") || $("destination-form") || $("sync-form");
-    if (!root) return;
-    csrf = root.getAttribute("data-csrf") || "";
-    if (root.id === "setup-list") setupList(root);
-    else if (root.id === "destination-form") destinationForm(root);
-    else syncForm(root);
-  }
-
-  start();
-})();
+  S.start("sync-form", syncForm);
+})(window.bcsyncSetup);
