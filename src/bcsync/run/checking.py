@@ -1,7 +1,8 @@
 """``bcsync check``: everything a run needs, tested without sending a write.
 
 The run store first (connect, migrations, rights: ``bcsync.state.check``), then per sync its
-configuration, the model's columns, the store's credentials (one read) and the mapping against
+configuration, the model's columns, the warehouse planner's rights and key type (for
+``planner: warehouse``), the store's credentials (one read) and the mapping against
 what the store defines. Each report is headed by its sync, so its lines do not repeat the name.
 """
 
@@ -11,6 +12,7 @@ from bcsync.config.project import ProjectConfig, SyncConfig
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.destinations.bigcommerce.session import StoreSession
 from bcsync.errors import BcsyncError
+from bcsync.run.planner.warehouse.rights import planner_problems
 from bcsync.run.preflight import located, missing_columns, model_types
 from bcsync.run.results import CheckReport
 from bcsync.state.check import store_problems
@@ -30,6 +32,7 @@ async def check_sync(config: ProjectConfig, sync: SyncConfig, session: StoreSess
         try:
             column_types = model_types(config, sync)
             problems += located(config, sync, missing_columns(sync, column_types), named=False)
+            problems += located(config, sync, planner_problems(config, sync), named=False)
             await session.probe(obj.probe_path)
             prepared = await obj.prepare(column_types, dry_run=True)
             problems += located(config, sync, prepared, named=False)

@@ -16,7 +16,9 @@ drops the snapshot's token, and the next warehouse-planned run rebuilds the tabl
 ledger (bootstrap).
 
 Modules, one concept each: ``hash_sql`` (key text and row hash as warehouse SQL), ``tables``
-(the tables and every statement writing them), ``diff`` (the diff query, its counts and
-duplicate keys), ``writeback`` (dirty before sending, the outcome after), ``planner`` (one
-diff, start to end), ``report`` (what planning read, for ``bcsync plan``).
+(the tables and every statement writing them), ``statements`` (that SQL, written per dialect),
+``diff`` (the diff query, its counts and duplicate keys), ``writeback`` (dirty before sending,
+the outcome after), ``planner`` (one diff, start to end), ``report`` (what planning read, for
+``bcsync plan``), ``listing`` (every statement a run sends, as the golden files hold them),
+``rights`` (what ``bcsync check`` tries in the planner's schema).
 """

@@ -22,14 +22,18 @@ import pyarrow as pa
 from sqlglot import exp
 
 from bcsync.config.project import ModelConfig
+from bcsync.errors import ConfigError
 from bcsync.run.planner.sources import StreamSource, check_columns
 from bcsync.run.planner.warehouse.hash_sql import check_key_type, pk_text, row_hash
 from bcsync.run.planner.warehouse.report import PlannerReport, counted
 from bcsync.run.planner.warehouse.tables import PlannerTables
-from bcsync.run.rowhash import quote_ident
+from bcsync.run.rowhash import canonical_sql, quote_ident
 from bcsync.warehouse.base import model_select
 
 _MODEL = "bcsync_model_sql"  # stands in for the model's SQL while sqlglot writes the query
+# The diff's own columns, beside the model's carried ones in one row: a model column of the same
+# name (DuckDB: in any case) would be read as the other, and its value sent (hostile tests).
+RESERVED = ("bcsync_pk", "bcsync_hash", "bcsync_present", "bcsync_known")
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,10 @@ def read_diff(
     types = {field.name: field.type for field in schema}
     check_columns(list(schema.names), model.primary_key, hashed)
     check_key_type(model.primary_key, types[model.primary_key])
+    _check_reserved(carried)
     query = _DiffQuery(tables, model.primary_key, carried, hashed, types, mapping)
     select = model_select(model, sync=sync, dialect=dialect)
-    scanned = int(session.query(f"SELECT count(*) FROM ({select}) AS bcsync_q")[0][0])
+    scanned = int(session.query(tables.statements.count_model(select))[0][0])
     in_table = tables.count()
     table = f"bcsync_wdiff_{tag}"
     decimals = _read(conn, tag, table, session.stream(query.sql(select)), carried, report)
@@ -73,8 +78,36 @@ def read_diff(
         conn.execute(f"DROP TABLE {table}")
         sql = query.sql(select, duplicates=True)
         decimals = _read(conn, tag, table, session.stream(sql), carried, report)
+    _local_keys(conn, table, model.primary_key)
     report.scanned = scanned
     return Diff(table, scanned, decimals)
+
+
+def _check_reserved(carried: Sequence[str]) -> None:
+    for name in carried:
+        if name.lower() in RESERVED:
+            raise ConfigError(
+                f"model column {name!r} has a name the warehouse planner uses itself "
+                f"({', '.join(RESERVED)}); rename it in the model (SELECT ... AS another_name) "
+                "or use planner: local"
+            )
+
+
+def _local_keys(conn: duckdb.DuckDBPyConnection, table: str, primary_key: str) -> None:
+    """Make ``bcsync_pk`` of each model row the key text the ledger has (the local planner's,
+    from the carried key column), so the ledger entries and the write-back find the row.
+
+    The warehouse's key text is the same wherever ``hash_sql`` is exact; where it is not (a
+    PostgreSQL ``char(n)`` key: the driver keeps the padding a cast to text drops), the row
+    was otherwise taken for a new one every run (sent again) and its ledger key never written
+    to the table (W1 broken: the row leaving the model unseen). With the ledger's key in the
+    table the warehouse's key never matches it: such rows are read out every run (a cost only)
+    and their table key is reported gone each time, which the classifier sees is not."""
+    column = quote_ident(primary_key)
+    kind = conn.sql(f"SELECT {column} FROM temp.{table}").types[0]
+    conn.execute(
+        f"UPDATE temp.{table} SET bcsync_pk = {canonical_sql(column, kind)} WHERE bcsync_present"
+    )
 
 
 def _read(

@@ -82,7 +82,7 @@ def plan_in_warehouse(
     tables = PlannerTables(session, schema, sync)
     report = PlannerReport("warehouse")
     token = snapshot.warehouse_token()
-    if token is None or tables.token() != token:
+    if token is None or tables.token() != token or tables.count() < _held(snapshot):
         bootstrap(tables, snapshot)
     conn = snapshot.connection
     tag = uuid.uuid4().hex[:12]
@@ -96,6 +96,8 @@ def plan_in_warehouse(
     try:
         if run:
             mark_dirty(tables, conn, diff.table)
+            # Warehouse first: cut short between the two, the tokens differ (a rebuild).
+            snapshot.set_warehouse_token(tables.rotate())
         conn.execute(
             f"""CREATE TEMP TABLE {entries} AS SELECT * FROM {snapshot.relation().table}
             WHERE pk IN (SELECT coalesce(bcsync_pk, bcsync_known) FROM temp.{diff.table})"""
@@ -149,6 +151,17 @@ def bootstrap(tables: PlannerTables, snapshot: Snapshot) -> None:
     ).to_arrow_table()
     snapshot.set_warehouse_token(None)
     snapshot.set_warehouse_token(tables.bootstrap(hashes))
+
+
+def _held(snapshot: Snapshot) -> int:
+    """The ledger's entries that W1 wants in the table. A table with fewer rows was emptied or
+    cut by hand (the token cannot tell): its keys would never be diffed as gone, so a row
+    leaving the model would keep its record for good; it is rebuilt instead (W1 only ever
+    lets the table hold more keys, those of a run killed before its write-back)."""
+    found = snapshot.connection.execute(
+        f"SELECT count(*) FROM {snapshot.relation().table} WHERE status <> 'released'"
+    ).fetchall()
+    return int(found[0][0])
 
 
 def _drop(conn: duckdb.DuckDBPyConnection, *tables: str) -> None:

@@ -1,5 +1,5 @@
-"""The warehouse planner's tables, and every statement that writes them (sqlglot-built, so the
-SQL of any warehouse dialect can be generated).
+"""The warehouse planner's tables, and every statement that writes them (written by
+``statements`` in the warehouse's dialect, so the SQL of any warehouse dialect can be generated).
 
 ``<schema>.<sync>``: ``(pk TEXT PRIMARY KEY, row_hash TEXT NULL)``, the sync's cache of clean
 hashes (invariants W1 and W2 in ``bcsync.run.planner.warehouse``). ``<schema>.bcsync_tokens``:
@@ -9,26 +9,26 @@ writes it.
 
 Rows are replaced, never updated: each write is a DELETE of the keys then an INSERT of those
 that stay, from a staging table, in one transaction, which every SQL warehouse can do
-(no ``ON CONFLICT`` or ``MERGE`` needed).
+(no ``ON CONFLICT`` or ``MERGE`` needed, and no enforced primary key).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 from sqlglot import exp
 
+from bcsync.errors import ConfigError, WarehouseError
+from bcsync.run.planner.warehouse.statements import TOKENS, PlannerSql
 from bcsync.warehouse.session import WarehouseSession
 
-TOKENS = "bcsync_tokens"
+__all__ = ["BATCH_ROWS", "TOKENS", "PlannerTables"]
+
 BATCH_ROWS = 50_000  # rows per writing transaction
-_HASHES = pa.schema([("pk", pa.string()), ("row_hash", pa.string())])
-
-
-def _quoted(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
 
 
 @dataclass(frozen=True)
@@ -43,43 +43,46 @@ class PlannerTables:
     def dialect(self) -> str:
         return self.session.dialect
 
+    @property
+    def statements(self) -> PlannerSql:
+        return PlannerSql(self.dialect, self.schema, self.sync)
+
     def table(self) -> exp.Table:
         """The sync's table of hashes."""
-        return exp.Table(this=_quoted(self.sync), db=_quoted(self.schema))
+        return self.statements.table()
 
-    def sql(self, expression: exp.Expression) -> str:
-        return expression.sql(dialect=self.dialect)
+    def sql(self, expression: exp.Expr) -> str:
+        return self.statements.render(expression)
 
     def name(self) -> str:
         return self.sql(self.table())
 
-    def _tokens(self) -> str:
-        return self.sql(exp.Table(this=_quoted(TOKENS), db=_quoted(self.schema)))
-
-    def _literal(self, text: str) -> str:
-        return self.sql(exp.Literal.string(text))
-
     # -- reading ---------------------------------------------------------------------------
 
     def token(self) -> str | None:
-        """The token the warehouse holds for the sync (None: no table, or never made)."""
-        if not self._exists(TOKENS):
-            return None
-        rows = self.session.query(
-            f"SELECT token FROM {self._tokens()} WHERE sync = {self._literal(self.sync)}"
-        )
+        """The token the warehouse holds for the sync (None: no table, or never made). A
+        token whose table of hashes is gone (dropped by hand) stands for nothing: None, so the
+        next run rebuilds the table instead of failing on it for good."""
+        with self.named_in_full():
+            if not self.exists(TOKENS) or not self.exists():
+                return None
+            rows = self.session.query(self.statements.read_token())
         return str(rows[0][0]) if rows else None
 
     def count(self) -> int:
-        return int(self.session.query(f"SELECT count(*) FROM {self.name()}")[0][0])
+        with self.named_in_full():
+            return int(self.session.query(self.statements.count_table())[0][0])
 
-    def _exists(self, table: str | None = None) -> bool:
-        rows = self.session.query(
-            "SELECT count(*) FROM information_schema.tables "
-            f"WHERE table_schema = {self._literal(self.schema)} "
-            f"AND table_name = {self._literal(table or self.sync)}"
-        )
+    def exists(self, table: str | None = None) -> bool:
+        """Whether ``table`` (default: the sync's) is a table of the planner's schema."""
+        statements = self.statements
+        if statements.dialect == "bigquery" and not self.schema_exists():
+            return False  # BigQuery's TABLES view is the dataset's own: it must exist first
+        rows = self.session.query(statements.table_exists(table or self.sync))
         return int(rows[0][0]) > 0
+
+    def schema_exists(self) -> bool:
+        return int(self.session.query(self.statements.schema_exists())[0][0]) > 0
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -88,72 +91,106 @@ class PlannerTables:
 
         The old token goes first and the new one is written last, so a bootstrap cut short
         leaves tokens that differ and the next run bootstraps again."""
-        self._ensure_schema()
+        statements, session = self.statements, self.session
         token = uuid.uuid4().hex
-        with self.session.transaction():
-            self.session.execute(
-                f"DELETE FROM {self._tokens()} WHERE sync = {self._literal(self.sync)}"
-            )
-        self.session.execute(f"DROP TABLE IF EXISTS {self.name()}")
-        self.session.execute(
-            f"CREATE TABLE {self.name()} (pk {self._text()} PRIMARY KEY, row_hash {self._text()})"
-        )
-        for offset in range(0, hashes.num_rows, BATCH_ROWS):
-            self.session.upload(self.name(), hashes.slice(offset, BATCH_ROWS))
-        self.session.execute(
-            f"INSERT INTO {self._tokens()} (sync, token) "
-            f"VALUES ({self._literal(self.sync)}, {self._literal(token)})"
-        )
+        with self.named_in_full():
+            self._ensure_schema()
+            self._check_ours()
+            with session.transaction():
+                session.execute(statements.delete_token())
+            session.execute(statements.drop_table())
+            session.execute(statements.create_table())
+            for offset in range(0, hashes.num_rows, BATCH_ROWS):
+                session.upload(self.name(), hashes.slice(offset, BATCH_ROWS))
+            session.execute(statements.insert_token(token))
+        return token
+
+    def rotate(self) -> str:
+        """Give the sync's table a new token and return it (a run, once its keys are dirty).
+
+        A token that changes with every run tells a warehouse restored from a backup, or a
+        snapshot file restored from one, from the copy the other side knows: their tokens then
+        differ and the next run rebuilds the table. Kept, a restored table's clean hashes of
+        yesterday's rows hid today's changes back to them (the hostile tests)."""
+        token = uuid.uuid4().hex
+        with self.named_in_full(), self.session.transaction():
+            self.session.execute(self.statements.delete_token())
+            self.session.execute(self.statements.insert_token(token))
         return token
 
     def replace(self, hashes: pa.Table) -> None:
         """Set the rows of these keys: ``row_hash`` as given (NULL: dirty), or no row when
         ``keep`` is false. ``BATCH_ROWS`` keys per transaction."""
-        for offset in range(0, hashes.num_rows, BATCH_ROWS):
-            self._replace_batch(hashes.slice(offset, BATCH_ROWS))
+        with self.named_in_full():
+            for offset in range(0, hashes.num_rows, BATCH_ROWS):
+                self._replace_batch(hashes.slice(offset, BATCH_ROWS))
 
     def _replace_batch(self, batch: pa.Table) -> None:
         staging = f"bcsync_staging_{uuid.uuid4().hex[:12]}"
-        text = self._text()
-        session = self.session
-        session.execute(
-            f"CREATE TEMPORARY TABLE {staging} (pk {text}, row_hash {text}, keep BOOLEAN)"
-        )
+        statements, session = self.statements, self.session
+        session.execute(statements.create_staging(staging))
         try:
-            session.upload(staging, batch.select(["pk", "row_hash", "keep"]))
+            session.upload(
+                self.sql(statements.staging(staging)), batch.select(["pk", "row_hash", "keep"])
+            )
             with session.transaction():
-                session.execute(f"DELETE FROM {self.name()} WHERE pk IN (SELECT pk FROM {staging})")
-                session.execute(
-                    f"INSERT INTO {self.name()} (pk, row_hash) "
-                    f"SELECT pk, row_hash FROM {staging} WHERE keep"
-                )
+                session.execute(statements.delete_staged(staging))
+                session.execute(statements.insert_staged(staging))
         finally:
-            session.execute(f"DROP TABLE IF EXISTS {staging}")
+            session.execute(statements.drop_staging(staging))
 
     def drop(self) -> bool:
         """Drop the sync's table and token; whether there was a table."""
-        existed = self._exists()
-        if self._exists(TOKENS):
-            self.session.execute(
-                f"DELETE FROM {self._tokens()} WHERE sync = {self._literal(self.sync)}"
-            )
-        self.session.execute(f"DROP TABLE IF EXISTS {self.name()}")
+        with self.named_in_full():
+            existed = self.exists()
+            if existed:
+                self._check_ours()
+            if self.exists(TOKENS):
+                self.session.execute(self.statements.delete_token())
+            self.session.execute(self.statements.drop_table())
         return existed
+
+    @contextlib.contextmanager
+    def named_in_full(self) -> Iterator[None]:
+        """PostgreSQL names a table it refuses without its schema ("permission denied for table
+        customers"), so the statement its error ends with would grant on, or hand over, a table
+        of that name on the search path (the model's, perhaps): the planner's tables are named
+        in full there."""
+        try:
+            yield
+        except WarehouseError as exc:
+            text = original = str(exc)
+            for name in (self.sync, TOKENS):
+                alone = _ident(name)
+                full = f"{_ident(self.schema)}.{alone}"
+                text = text.replace(f" ON {alone} TO ", f" ON {full} TO ")
+                text = text.replace(f"TABLE {alone} OWNER TO ", f"TABLE {full} OWNER TO ")
+            if text == original:
+                raise
+            raise WarehouseError(text) from None
+
+    def _check_ours(self) -> None:
+        """Refuse to replace or drop a table that is not a table of hashes. Found by the hostile
+        tests: with ``planner_schema`` the model's own schema (``public``, ``main``) and the
+        sync named as its model's table (or ``bcsync_tokens``), the bootstrap dropped the
+        user's table and made its own in its place."""
+        rows = self.session.query(self.statements.table_columns())
+        if rows and sorted(str(row[0]).lower() for row in rows) != ["pk", "row_hash"]:
+            raise ConfigError(
+                f"{self.name()} is not a warehouse planner table (its columns are not pk and "
+                "row_hash): bcsync will not replace or drop it. Set planner_schema to a schema "
+                "of bcsync's own (the default is bcsync_planner)"
+            )
 
     def _ensure_schema(self) -> None:
         """The schema and the tokens table, created only when missing: PostgreSQL checks the
         right to create before whether it exists, and a role may use what it cannot create."""
-        schemata = self.session.query(
-            "SELECT count(*) FROM information_schema.schemata "
-            f"WHERE schema_name = {self._literal(self.schema)}"
-        )
-        if not int(schemata[0][0]):
-            self.session.execute(f"CREATE SCHEMA {self.sql(_quoted(self.schema))}")
-        if not self._exists(TOKENS):
-            self.session.execute(
-                f"CREATE TABLE {self._tokens()} "
-                f"(sync {self._text()} PRIMARY KEY, token {self._text()} NOT NULL)"
-            )
+        if not self.schema_exists():
+            self.session.execute(self.statements.create_schema())
+        if not self.exists(TOKENS):
+            self.session.execute(self.statements.create_tokens())
 
-    def _text(self) -> str:
-        return self.sql(exp.DataType.build("text"))
+
+def _ident(name: str) -> str:
+    """A name as ``bcsync.warehouse.postgres_writes`` writes it in its GRANT statements."""
+    return '"' + name.replace('"', '""') + '"'
