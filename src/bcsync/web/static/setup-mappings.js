@@ -31,7 +31,13 @@
         checkCell,
         el("td", {}, [remove]),
       ]);
-      remove.addEventListener("click", function () { row.remove(); hooks.changed(true); });
+      remove.addEventListener("click", function () {
+        // The keyboard stays in the table: the next row's Remove, or else Add a mapping.
+        var next = row.nextElementSibling || row.previousElementSibling;
+        row.remove();
+        (next ? next.querySelector("td:last-child button") : $("s-add-mapping")).focus();
+        hooks.changed(true);
+      });
       select.addEventListener("change", function () { hooks.changed(true); });
       input.addEventListener("input", function () { describeField(row); hooks.changed(true); });
       table.tBodies[0].appendChild(row);

@@ -25,7 +25,9 @@
     var columns = [];      // [{name, type}] from the last preview
     var fields = [];       // the destination's fields for the object
     var reviewed = false;  // the last Review covered the form as it is and found no problem
+    var matchChosen = false;  // the user picked the match column: defaultMatchColumn leaves it
     var liveTimer = null;
+    var dirty = false;     // changed since opened or last saved: leaving asks first
     var status = $("s-status");
 
     function checked(nameAttr) {
@@ -52,8 +54,17 @@
       setOptions($("s-mode"), MODES[object], MODES[object].indexOf($("s-mode").value) >= 0 ? $("s-mode").value : MODES[object][0]);
       setOptions($("s-match-field"), MATCH_FIELDS[object], MATCH_FIELDS[object].indexOf($("s-match-field").value) >= 0 ? $("s-match-field").value : MATCH_FIELDS[object][0]);
       var mode = $("s-mode").value;
+      defaultMatchColumn();
       form.querySelectorAll("[data-match]").forEach(function (n) { n.hidden = mode === "insert"; });
       form.querySelector("[data-mode-help]").textContent = MODE_HELP[mode] || "";
+    }
+
+    // Until the user picks one (a new sync), the match column is the one named as the field
+    // (email → email), not the first column: customer_id matched against emails finds nobody.
+    function defaultMatchColumn() {
+      var field = $("s-match-field").value;
+      if (original.match || matchChosen || columnNames().indexOf(field) < 0) return;
+      $("s-match-column").value = field;
     }
 
     function loadTables() {
@@ -111,9 +122,16 @@
         columns = answer.data.columns || [];
         var keep = $("s-pk").value;
         fillColumnSelects();
+        defaultMatchColumn();
         if (!keep) {
           // A first guess at the key (id, customer_id…), previewed again for its warnings.
-          var guess = columns.filter(function (c) { return /^(id|.*_id)$/i.test(c.name); })[0];
+          // Only a column whose previewed values are all set and distinct (not status_id).
+          var rows = answer.data.rows || [];
+          var guess = columns.filter(function (c, i) {
+            var seen = rows.map(function (r) { return r[i] === null ? null : String(r[i]); });
+            var distinct = seen.every(function (v, j) { return v !== null && seen.indexOf(v) === j; });
+            return /^(id|.*_id|.*_key)$/i.test(c.name) && distinct;
+          })[0];
           if (guess) { $("s-pk").value = guess.name; return preview(); }
         }
         var box = el("div", {});
@@ -226,7 +244,7 @@
     var checks = 0;  // checks asked for: only the latest one's answer is shown
     // The live checks skip the plan ("plan": false): it reads the whole model and the store.
     function check(plan) {
-      return call("POST", API + "/syncs/check", { name: syncName() || "new_sync", sync: collect(), plan: plan });
+      return call("POST", API + "/syncs/check", { name: syncName() || "new_sync", sync: collect(), plan: plan, create: !name });
     }
 
     function blockSave(why) {
@@ -267,7 +285,11 @@
       return "about " + amount + " " + unit + (amount === 1 ? "" : "s");
     }
 
-    function review() {
+    // Review waits for a Suggest still on its way: it would check the form without its rows.
+    var suggesting = Promise.resolve();
+    function review() { suggesting.then(reviewNow, reviewNow); }
+
+    function reviewNow() {
       var out = $("s-review-result");
       if (!NAME_RE.test(syncName())) { show(out, errorNode({ data: { error: "Give the sync a name (letters, digits, '_', '-', '.')." } })); return; }
       show(out, el("p", { text: "Checking against the warehouse and the store…" }));
@@ -306,8 +328,15 @@
             el("thead", {}, [el("tr", {}, Object.keys(counts).map(function (k) { return el("th", { scope: "col", text: k }); }))]),
             el("tbody", {}, [el("tr", {}, Object.keys(counts).map(function (k) { return el("td", { className: "num", "data-count": k, text: String(counts[k]) }); }))]),
           ]));
+          var invalid = plan.invalid_rows || [];
+          if (invalid.length) {
+            box.appendChild(el("div", { className: "notice", "data-invalid-rows": "" }, [
+              el("p", { text: (plan.counts.invalid || invalid.length) + " rows would not be sent (invalid), for example:" }),
+              el("ul", {}, invalid.map(function (r) { return el("li", { text: (r.pk === null ? "null key" : "key " + r.pk) + ": " + r.reason }); })),
+            ]));
+          }
           var seconds = plan.estimated_seconds;
-          box.appendChild(el("p", { "data-estimate": "", text: "Estimate: " + plan.estimated_api_calls + " API calls, " +
+          box.appendChild(el("p", { "data-estimate": "", text: "Estimate: " + plan.estimated_api_calls + " API call" + (plan.estimated_api_calls === 1 ? ", " : "s, ") +
             duration(seconds) + "." }));
         }
         box.appendChild(el("h3", { text: "Changes to bcsync.yml" }));
@@ -327,8 +356,9 @@
       if (!reviewed) return;
       var saved = syncName();
       $("s-save").disabled = true;
-      call("PUT", API + "/syncs/" + enc(saved), { sync: collect(), version: version }).then(function (answer) {
+      call("PUT", API + "/syncs/" + enc(saved), { sync: collect(), version: version, create: !name }).then(function (answer) {
         if (!answer.ok) { show($("s-saved"), errorNode(answer)); blockSave("Not saved: see below."); return; }
+        dirty = false;
         version = answer.data.version;
         original = collect();
         reviewed = false;
@@ -344,6 +374,7 @@
           reloadWarning(answer),
           runForm,
         ]));
+        runForm.querySelector("button").focus();  // Save is disabled now: keep the keyboard here
         if (!name) {
           name = saved;
           form.setAttribute("data-name", saved);
@@ -354,7 +385,7 @@
     }
 
     function suggest() {
-      Promise.all([check(false), fieldsReady]).then(function (both) {
+      suggesting = Promise.all([check(false), fieldsReady]).then(function (both) {
         var answer = both[0];
         var mapped = mappingRows().map(function (r) { return rowValue(r).column; });
         var taken = mappingRows().map(function (r) { return rowValue(r).field; });
@@ -434,6 +465,11 @@
     }
 
     fillForm();
+    window.addEventListener("beforeunload", function (event) {
+      if (!dirty) return;
+      event.preventDefault();
+      event.returnValue = "";  // the browser asks whether to leave the unsaved form
+    });
     form.addEventListener("change", function (event) {
       var target = event.target;
       if (target.name === "source") showSource();
@@ -442,6 +478,11 @@
       if (target.id === "s-object" || target.id === "s-destination") loadFields().then(function () { changed(true); });
       else changed(target.name === "schedule" || target.closest("[data-schedule]") !== null || target.closest("#s-mappings") !== null);
     });
+    // What the user does (not what the page fills in) makes the form unsaved.
+    ["input", "change"].forEach(function (kind) { form.addEventListener(kind, function () { dirty = true; }); });
+    form.addEventListener("click", function (event) {  // capture: before Remove detaches its row
+      if (event.target.closest("#s-add-mapping, #s-suggest, #s-mappings button")) dirty = true;
+    }, true);
     form.addEventListener("input", function (event) {
       if (event.target.closest("#s-mappings")) return;  // handled per row
       changed(event.target.closest("[data-schedule]") !== null);
@@ -449,6 +490,7 @@
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     // A match column named as a field it can match (email → email) picks that field.
     $("s-match-column").addEventListener("change", function () {
+      matchChosen = true;
       var column = $("s-match-column").value.toLowerCase();
       if (MATCH_FIELDS[$("s-object").value].indexOf(column) >= 0) $("s-match-field").value = column;
     });

@@ -79,6 +79,7 @@ class SyncCheck(BaseModel):
     plan: bool = Field(
         default=True, description="false: skip planning the first run (the form's live checks)"
     )
+    create: bool = Field(default=False, description="true: a new sync (its name must be free)")
 
 
 class SyncEdit(BaseModel):
@@ -86,6 +87,9 @@ class SyncEdit(BaseModel):
     sync: dict[str, Any]
     version: str
     dry_run: bool = False
+    create: bool = Field(
+        default=False, description="true: add a new sync; refused if one has that name already"
+    )
 
 
 class SyncDelete(BaseModel):

@@ -32,10 +32,11 @@ from bcsync.web.pages.setup_api.errors import (
     secrets_of,
 )
 from bcsync.web.pages.setup_api.refusals import refuse_unsafe
-from bcsync.web.pages.setup_api.syncs import sync_entry
+from bcsync.web.pages.setup_api.syncs import name_taken, sync_entry
 from bcsync.web.schedules import schedule_view
 
 router = APIRouter(prefix=PREFIX, tags=["setup"])
+INVALID_SHOWN = 5  # the review lists the first invalid rows of the plan, with their reason
 
 
 @router.post(
@@ -50,6 +51,8 @@ def check_sync(request: Request, raw: Json) -> Any:
         edit = Edit.open(request)
         sync_body = sync_entry(body.name, body.sync)
         try:
+            if body.create and body.name in edit.document.section("syncs"):
+                raise name_taken(body.name)
             refuse_unsafe(edit, body.name, sync_body)
         except Failure as failure:
             return {
@@ -97,6 +100,7 @@ def check_sync(request: Request, raw: Json) -> Any:
         ]
         if body.plan:
             answer.update(first_run_plan(config, body.name, destination))
+            answer["problems"].extend(nothing_to_send(body.name, answer.get("plan")))
         return answer
 
     return guarded(request, lambda: scrubbed(work(), secrets_of(request)))
@@ -121,5 +125,23 @@ def first_run_plan(
             "operations": document["operations"],
             "estimated_api_calls": document["estimated_api_calls"],
             "estimated_seconds": document["estimated_seconds"],
+            "invalid_rows": [dict(row) for row in plan.invalid_rows[:INVALID_SHOWN]],
         }
     }
+
+
+def nothing_to_send(name: str, plan: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A problem when every row of the model is invalid (a key full of duplicates, a field
+    every row breaks): such a sync saves fine and then never sends a thing."""
+    counts = (plan or {}).get("counts") or {}
+    queried, invalid = counts.get("queried", 0), counts.get("invalid", 0)
+    if not queried or invalid < queried:
+        return []
+    first = (plan or {}).get("invalid_rows") or [{}]
+    why = first[0].get("reason") or "see the invalid rows"
+    return [
+        {
+            "path": f"syncs.{name}.model",
+            "message": f"all {queried} rows of the model are invalid and would not be sent: {why}",
+        }
+    ]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 
 from bcsync.config.editing.loading import EditProblem
 from bcsync.config.editing.writing import EDIT_LOCK, check_version
+from bcsync.errors import SyncLockedError
 from bcsync.web.app import project_of
 from bcsync.web.pages.setup_api.bodies import (
     PREFIX,
@@ -30,6 +31,15 @@ from bcsync.web.pages.setup_api.refusals import refuse_unsafe
 router = APIRouter(prefix=PREFIX, tags=["setup"])
 
 
+def name_taken(name: str) -> Failure:
+    """A new sync given the name of one in bcsync.yml: it would replace that one unseen."""
+    return Failure(
+        409,
+        f"a sync named {name!r} exists already: give the new sync another name, or edit {name}",
+        [EditProblem(f"syncs.{name}", "a sync of this name exists already: pick another name")],
+    )
+
+
 def sync_entry(name: str, sync: Mapping[str, Any]) -> dict[str, Any]:
     body = dict(sync)
     if body.get("name") == name:
@@ -43,6 +53,8 @@ def put_sync(request: Request, name: str, raw: Json) -> Any:
         require_writable(request)
         body = parse_body(SyncEdit, raw)
         edit = Edit.open(request)
+        if body.create and name in edit.document.section("syncs"):
+            raise name_taken(name)
         sync_body = sync_entry(name, body.sync)
         refuse_unsafe(edit, name, sync_body)
         edit.document.set_entry("syncs", name, sync_body)
@@ -103,7 +115,14 @@ def delete_sync(
             if query.state == "reset":
                 project = project_of(request)
                 if name in project.config.syncs:
-                    forgotten = project.reset(name)  # refused while a run of it is going
+                    try:
+                        forgotten = project.reset(name)
+                    except SyncLockedError as exc:  # its run still reads and writes the state
+                        raise Failure(
+                            409,
+                            f"{name} is running, so its state cannot be reset now ({exc}): "
+                            "wait for the run to end, or delete it keeping its state",
+                        ) from None
             answer = edit.save(request, query.version, dry_run=False)
         return {**answer, "state": query.state, "rows_forgotten": forgotten}
 
