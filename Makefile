@@ -39,6 +39,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(PY) bench/emulator_throughput.py
 	$(PY) bench/plan_bench.py
+	$(PY) bench/warehouse_plan_bench.py
 	$(PY) bench/quota_bench.py
 	$(PY) bench/sync_bench.py
 	$(PY) bench/calls_bench.py
