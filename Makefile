@@ -49,7 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/workers_bench.py
 	$(PY) bench/scheduler_bench.py
 
-# The model-based chaos test, long: 25 rounds in each of its 10 scenarios, random seeds (a failure
+# The model-based chaos test, long: 25 rounds in each scenario (the warehouse planner games too), random seeds (a failure
 # prints the command that replays it). Figures: one line per scenario, and a JSON file (its path
 # is printed; set BCSYNC_CHAOS_REPORT to choose it).
 chaos: $(STAMP)

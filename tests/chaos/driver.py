@@ -13,13 +13,23 @@ The model
     then a round runs with an empty model (the guard must stop it before any write) or resets
     the sync's state. After the rounds: faults cleared, two clean runs, then a verification run.
 
+    With a :class:`PlannerGame` the sync's ``planner:`` is set in bcsync.yml, may switch between
+    ``local`` and ``warehouse`` between rounds, and some kills of warehouse-planned runs land at
+    the planner's own steps in the warehouse (:mod:`tests.chaos.killpoint`): after its table was
+    rebuilt from the ledger, after the keys were marked dirty and before the first write, after
+    the last write and before the write-back, or after the write-back.
+    With ``bad_keys`` some rounds' tables also hold rows with a null or a duplicated primary key
+    for that run only (:mod:`tests.chaos.badkeys`).
+
 The invariants
     On the store: see :mod:`tests.chaos.oracle` (after each round, and in full at the end). On
     the runs (here): a run of an empty model writes nothing; a run without injected faults never
     fails (a killed run's lock never blocks the next one); a finished run's counts add up
     (succeeded + rejected + skipped = planned); the clean runs succeed; the verification run
     changes nothing in the store, its ``api_calls`` equal the requests the emulator saw, and with
-    nothing added, changed or removed it makes no call at all.
+    nothing added, changed or removed it makes no call at all. When planners switch, one more
+    verification run with the other planner plans what the first one did: switching re-sends
+    nothing.
 
 Replaying a seed
     Every failure message names the seed, the round count and the test, e.g.
@@ -39,6 +49,8 @@ from functools import partial
 from typing import Any
 
 from tests.chaos import faults as fault_menu
+from tests.chaos import killpoint
+from tests.chaos.badkeys import BadKeys
 from tests.chaos.edits import Editor
 from tests.chaos.kinds import KINDS, Scenario, Store
 from tests.chaos.model import Model
@@ -48,6 +60,16 @@ from tests.chaos.world import World
 
 RESETTABLE = {"orders", "order_updates"}
 CLOCK_GRAIN = 2.1  # seconds between a customer made outside and a run that may create one
+
+
+@dataclass
+class PlannerGame:
+    """Which planner a sync's runs use, and how it moves during the game."""
+
+    start: str = "warehouse"  # planner: of the first run
+    switch: float = 0.0  # chance per round to switch local ↔ warehouse before the run
+    step_kills: float = 0.0  # chance a kill of a warehouse-planned run lands at a planner step
+    forced_step: str | None = None  # where the game's one certain kill lands (if warehouse)
 
 
 @dataclass
@@ -110,6 +132,8 @@ class ChaosDriver:
         seed: int,
         rounds: int,
         apply_faults: bool | None = None,
+        planners: PlannerGame | None = None,
+        bad_keys: float = 0.0,
     ) -> None:
         self.scenario = scenario
         self.project = project
@@ -127,6 +151,10 @@ class ChaosDriver:
         self.history: list[RoundLog] = []
         self.figures = Figures()
         self._late_foreign = False  # the last round made a record outside while it ran
+        self.planners = planners
+        self.planner = planners.start if planners else None  # None: bcsync.yml does not say
+        self.bad_keys = bad_keys  # chance per round of rows with null/duplicated keys
+        self.badkeys = BadKeys(self.kind, self.model, self.rng)
         self.test_id = f"test_chaos[{scenario.name}]"  # the pytest id that replays this game
 
     # == the whole game ===========================================================================
@@ -146,7 +174,7 @@ class ChaosDriver:
             self.figures.foreign_records = len(self.world.foreign)
 
     def setup(self) -> None:
-        self.project.configure(self.scenario.yaml())
+        self._configure()
         self.world.emulator.config(quota=0, window_ms=1000)  # a 429 then waits 1 s, not 30
         log = RoundLog("setup")
         for _ in range(self._initial_foreign()):
@@ -180,6 +208,10 @@ class ChaosDriver:
                 log.edits.append(self.editor.edit(number))
         if self.scenario.kind in RESETTABLE and not empty and self.rng.random() < 0.08:
             log.edits.append(self._reset_state())
+        if any(lin.forgotten for lin in self.model.lineages.values()):
+            self._keep_unknown(self.world.store, only_forgotten=True)
+        if self.planners and self.planners.switch and self.rng.random() < self.planners.switch:
+            log.edits.append(self._switch_planner())
         before = [self.editor.plan_foreign(True) for _ in range(int(self.rng.random() < 0.3))]
         during = None
         if not empty and self.rng.random() < 0.3:
@@ -187,7 +219,7 @@ class ChaosDriver:
             during = (self.rng.randint(1, 8), partial(self.world.make, plan))
         style = self._style(empty, must_kill)
         chosen = [] if empty else fault_menu.choose(self.rng, self.scenario.kind, self.apply_faults)
-        kill = self._kill() if style == "kill" else None
+        kill = self._kill(must_kill) if style == "kill" else None
         for plan in before:
             log.foreign.append(self.world.make(plan))
         late = self._late_foreign
@@ -197,14 +229,22 @@ class ChaosDriver:
             # outside within ~2 s of bcsync's create cannot be told from bcsync's own after a
             # lost answer (README, "Known limits"). Outside writes during the run still race.
             time.sleep(CLOCK_GRAIN)
-        self.project.load(self.kind.table, [] if empty else self.model.rows(), self.kind.schema)
+        extras: list[dict[str, Any]] = []
+        self.badkeys.expected_invalid = 0
+        if self.bad_keys and not empty and self.rng.random() < self.bad_keys:
+            extras, said = self.badkeys.rows(number)
+            log.edits += said
+        rows = [] if empty else self.model.rows() + extras
+        self.project.load(self.kind.table, rows, self.kind.schema)
         log.faults = [f.describe() for f in chosen]
         log.run = kill.describe() if kill else style
         outcome = self.runner.run(style, chosen, kill, during, log.foreign)
         log.outcome = _describe(outcome)
         self._tally(style, chosen, outcome)
         self._check_run(number, style, chosen, outcome, empty)
-        self.oracle.after_round(log.label, number, self.world.refresh())
+        store = self.world.refresh()
+        self.oracle.after_round(log.label, number, store)
+        self.badkeys.check(self.oracle, store)
         log.seconds = time.monotonic() - began
 
     def _style(self, empty: bool, must_kill: bool) -> str:
@@ -214,23 +254,47 @@ class ChaosDriver:
             return "kill"
         return "cli" if self.rng.random() < 0.1 else "engine"
 
-    def _kill(self) -> Kill:
+    def _kill(self, forced: bool) -> Kill:
+        game = self.planners if self.planner == "warehouse" else None
+        if game and forced and game.forced_step:
+            return Kill(None, None, self.rng.randint(20, 80), game.forced_step)
+        if game and game.step_kills and self.rng.random() < game.step_kills:
+            return Kill(None, None, self.rng.randint(20, 80), self.rng.choice(killpoint.STEPS))
         if self.rng.random() < 0.65:
             return Kill(self.rng.randint(1, 12), None, self.rng.randint(20, 80))
         return Kill(None, round(self.rng.uniform(0.3, 2.5), 2), self.rng.randint(20, 80))
 
+    def _configure(self) -> None:
+        planner = f"planner: {self.planner}\n" if self.planner else ""
+        self.project.configure(self.scenario.yaml(), extra=planner)
+
+    def _switch_planner(self) -> str:
+        before = self.planner
+        self.planner = "local" if before == "warehouse" else "warehouse"
+        self._configure()
+        return f"PLANNER {before}→{self.planner}"
+
     def _reset_state(self) -> str:
         # A reset clears or deletes nothing for rows absent from the model (README): records
         # of rows that had left, and whose removal a killed run never got to, may stay.
-        present = {self.model.pk(lin) for lin in self.model.valid() if lin.present}
-        prefix = getattr(self.kind, "prefix", None)
-        for record_id, record in self.world.refresh().live.items():
-            external = str(record.get("external_order_id") or "")
-            if prefix and external.startswith(prefix) and external[len(prefix) :] not in present:
-                self.oracle.kept_by_reset.add(record_id)
+        self._keep_unknown(self.world.refresh(), only_forgotten=False)
         completed = self.project.cli("state", "reset", self.kind.sync, "--yes")
         self.model.forget_all()
         return f"STATE RESET (exit {completed.returncode})"
+
+    def _keep_unknown(self, store: Store, *, only_forgotten: bool) -> None:
+        """Records keyed by a row no longer in the model stay for good when the sync's state
+        does not know them: at a reset, and, until a finished run has found a forgotten row's
+        record again, when that row leaves (it is then absent from every run that could)."""
+        present = {self.model.pk(lin) for lin in self.model.valid() if lin.present}
+        prefix = getattr(self.kind, "prefix", None)
+        for record_id, record in store.live.items():
+            external = str(record.get("external_order_id") or "")
+            if not (prefix and external.startswith(prefix)) or external[len(prefix) :] in present:
+                continue
+            owner = self.model.lineages.get(self.kind.owner(record) or 0)
+            if not only_forgotten or owner is None or owner.forgotten:
+                self.oracle.kept_by_reset.add(record_id)
 
     def _tally(self, style: str, chosen: list[Any], outcome: RunOutcome) -> None:
         self.figures.runs[style] += 1
@@ -250,6 +314,8 @@ class ChaosDriver:
             self.oracle.flag(f"a run after a killed run was blocked by a stale lock: {error}")
         self._counts_agree(outcome)
         self._found_again(outcome)
+        if outcome.result is not None and outcome.result.status in ("success", "warning"):
+            self.badkeys.check_counts(self.oracle, outcome.result.counts)
         clean = not empty and all(f.kind == "latency" for f in chosen)
         failed = outcome.status == "failed" or outcome.status.startswith("finished (exit 1")
         if outcome.status in ("error", "hung") or (failed and clean):
@@ -267,7 +333,23 @@ class ChaosDriver:
             log.outcome = _describe(outcome)
             self._final_status(label, outcome)
             self.oracle.after_round(label, base + offset, self.world.refresh())
-        self.verify(base + 2)
+        first = self.verify(base + 2)
+        if self.planners and self.planners.switch:
+            self.history.append(RoundLog("switch", edits=[self._switch_planner()]))
+            self._same_plan(first, self.verify(base + 3))
+
+    def _same_plan(self, before: RunOutcome, after: RunOutcome) -> None:
+        """Switching planners on a converged sync re-sends nothing: the run after the switch
+        plans what the run before it did (rows that fail every run are retried by both)."""
+        keys = ("invalid", "added", "changed", "removed", "planned")
+        if before.result is None or after.result is None:
+            return
+        planned = [{k: r.result.counts.get(k, 0) for k in keys} for r in (before, after)]
+        if planned[0] != planned[1] or before.calls != after.calls:
+            self.oracle.flag(
+                f"switching to the {self.planner} planner changed the plan: {planned[0]} "
+                f"{before.calls} → {planned[1]} {after.calls}"
+            )
 
     def _final_status(self, label: str, outcome: RunOutcome) -> None:
         self.oracle.at(label)
@@ -297,7 +379,7 @@ class ChaosDriver:
                 f"{len(result.rejected_rows)} rejected rows listed"
             )
 
-    def verify(self, number: int) -> None:
+    def verify(self, number: int) -> RunOutcome:
         """A third clean run after convergence: it must change nothing, and its counts must agree
         with what the emulator saw."""
         before = self.world.refresh()
@@ -326,6 +408,7 @@ class ChaosDriver:
             self.oracle.flag(f"the verification run still changed records {changed}")
         self.oracle.after_round("verify", number, after)
         self.oracle.final(after, self._outcomes(result))
+        return outcome
 
     def _outcomes(self, result: Any) -> dict[str, str]:
         from bcsync.state import RunStore

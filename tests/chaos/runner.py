@@ -4,7 +4,8 @@
   OpenAPI contract checker of the ``sync_project`` fixture);
 - ``cli``: ``bcsync run SYNC --json`` in a subprocess, to the end;
 - ``kill``: ``bcsync run SYNC`` in a subprocess against a slowed store, SIGKILLed after a number
-  of requests seen in the emulator's stats, or after a delay (possibly before its first request).
+  of requests seen in the emulator's stats, or after a delay (possibly before its first request),
+  or by itself at a step of the warehouse planner (:mod:`tests.chaos.killpoint`).
 
 A record "created outside bcsync during the run" is made once the emulator has seen a given
 number of the run's requests (or right after the run if it ends first).
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from tests.chaos import killpoint
 from tests.chaos.faults import Fault
 
 
@@ -30,8 +32,11 @@ class Kill:
     after_requests: int | None  # SIGKILL once the store saw this many requests, or …
     after_seconds: float | None  # … after this long
     latency_ms: int  # every request is slowed down so the run is still going
+    at_step: str | None = None  # … or at this step of the warehouse planner (killpoint.STEPS)
 
     def describe(self) -> str:
+        if self.at_step is not None:
+            return f"kill@{self.at_step}/{self.latency_ms}ms"
         when = (
             f"{self.after_requests}req"
             if self.after_requests is not None
@@ -180,7 +185,10 @@ class Runner:
         during: tuple[int, Callable[[], str]] | None,
         notes: list[str],
     ) -> RunOutcome:
-        process = self.project.popen("run", self.sync)
+        if kill.at_step is not None:
+            process = self.project.popen("run", self.sync, entry=killpoint.entry(kill.at_step))
+        else:
+            process = self.project.popen("run", self.sync)
         began = time.monotonic()
         status = "killed"
         while process.poll() is None:
@@ -198,11 +206,22 @@ class Runner:
                 break
             time.sleep(0.01)
         else:
-            status = f"finished (exit {process.returncode})"
+            stepped = kill.at_step is not None and process.returncode == -signal.SIGKILL
+            status = "killed" if stepped else f"finished (exit {process.returncode})"
         process.wait(timeout=30)
         if during is not None:
             notes.append(during[1]() + " (after the run)")
+        if kill.at_step is not None and process.returncode not in (0, -signal.SIGKILL):
+            return RunOutcome(status, error=self._log_tail())  # e.g. the step is gone
         return RunOutcome(status)
+
+    def _log_tail(self) -> str:
+        """The end of a background run's output (``SyncProject.popen``), for a failed run."""
+        try:
+            text: str = (self.project.dir / "popen.log").read_text()
+        except OSError:
+            return ""
+        return text[-400:]
 
 
 def _hits(faults: list[Fault], left: list[dict[str, Any]]) -> dict[str, int]:

@@ -11,11 +11,15 @@ with random seeds (printed). Environment:
   pytest temporary directory);
 - ``BCSYNC_CHAOS_VERBOSE``: set to print every round's history, failed or not (with ``-s``).
 
-See :mod:`tests.chaos.driver` for the model, the invariants and how to replay a failure.
+See :mod:`tests.chaos.driver` for the model, the invariants and how to replay a failure. Besides
+the game of each scenario: the same against a shared (PostgreSQL) run store, and with ``planner:
+warehouse`` (issue 14), the model in PostgreSQL (or DuckDB), planners switched between runs, kills
+at the warehouse planner's own steps and rows with null or duplicated keys.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -27,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.driver import ChaosDriver
+from tests.chaos import killpoint
+from tests.chaos.driver import ChaosDriver, PlannerGame
 from tests.chaos.kinds import SCENARIOS, Scenario
 
 DEFAULT_SEED = 20_240_601
@@ -103,7 +108,21 @@ def test_chaos_with_a_shared_run_store(
     the local copy of the snapshot is deleted, as if another checkout ran next."""
     sync_project.state_url = postgres_url
     driver = _driver(scenario, sync_project, emulator)
-    rng = random.Random(f"shared:{scenario.name}:{driver.seed}")
+    _from_some_checkout(driver, sync_project)
+    driver.test_id = f"test_chaos_with_a_shared_run_store[{scenario.name}-shared]"
+    _play(driver, sync_project, chaos_report, f"{scenario.name}-shared")
+
+
+@pytest.mark.parametrize("step", killpoint.STEPS)
+def test_every_kill_step_names_a_function_of_the_warehouse_planner(step: str) -> None:
+    """A renamed planner function would turn those kills into failed runs: say so plainly."""
+    owner, name = killpoint.target(step)
+    assert callable(getattr(owner, name, None)), f"kill step {step}: {killpoint.POINTS[step]}"
+
+
+def _from_some_checkout(driver: ChaosDriver, sync_project: Any) -> None:
+    """Before some runs, delete the local copies of the snapshots (``FRESH_CHECKOUT``)."""
+    rng = random.Random(f"shared:{driver.scenario.name}:{driver.seed}")
     run = driver.runner.run
     copies = sync_project.dir / ".bcsync" / "snapshots"
 
@@ -113,11 +132,83 @@ def test_chaos_with_a_shared_run_store(
         return run(*args, **kwargs)
 
     driver.runner.run = from_some_checkout  # type: ignore[method-assign]
-    driver.test_id = f"test_chaos_with_a_shared_run_store[{scenario.name}-shared]"
-    _play(driver, sync_project, chaos_report, f"{scenario.name}-shared")
 
 
-def _driver(scenario: Scenario, sync_project: Any, emulator: Any) -> ChaosDriver:
+@dataclasses.dataclass(frozen=True)
+class WarehouseGame:
+    scenario: str
+    forced_step: str  # where the game's certain kill lands (tests.chaos.killpoint)
+    shared: bool  # the run store in PostgreSQL too (the warehouse's database), fresh checkouts
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario}-warehouse" + ("-shared" if self.shared else "")
+
+
+# planner: warehouse (issue 14) on the kinds of sync whose ledger matters most: adoption by
+# e-mail, insert with deletes (customers and orders), update by order id; each game's certain
+# kill at another step after the plan; two of them with a shared run store, whose reloaded copy
+# must not be trusted to match the warehouse's table.
+WAREHOUSE_GAMES = (
+    WarehouseGame("customers_upsert_email", "dirty", shared=False),
+    WarehouseGame("customers_insert_delete", "writeback", shared=True),
+    WarehouseGame("orders_insert_delete", "written", shared=False),
+    WarehouseGame("orders_update_clear", "dirty", shared=True),
+)
+# Switch planners now and then between runs; half the kills of warehouse-planned runs land at the
+# planner's own steps in the warehouse (tests.chaos.killpoint).
+PLANNER_GAME = PlannerGame(start="warehouse", switch=0.2, step_kills=0.5)
+# The warehouse diff finds duplicated keys its own way (DESIGN §3.1: null and duplicated keys
+# are invalid): some rounds put such rows in the table (tests.chaos.badkeys).
+BAD_KEYS = 0.3
+
+
+@pytest.mark.parametrize("game", WAREHOUSE_GAMES, ids=lambda g: g.id)
+def test_chaos_with_the_warehouse_planner(
+    game: WarehouseGame,
+    sync_project: Any,
+    emulator: Any,
+    postgres_url: str,
+    chaos_report: dict[str, Any],
+) -> None:
+    """The same game with the model in PostgreSQL and the diff planned there (``planner:
+    warehouse``), switching to the local planner and back now and then."""
+    scenario = next(s for s in SCENARIOS if s.name == game.scenario)
+    sync_project.use_postgres_warehouse(postgres_url)
+    planners = dataclasses.replace(PLANNER_GAME, forced_step=game.forced_step)
+    driver = _driver(scenario, sync_project, emulator, planners=planners, bad_keys=BAD_KEYS)
+    if game.shared:
+        sync_project.state_url = postgres_url
+        _from_some_checkout(driver, sync_project)
+    driver.test_id = f"test_chaos_with_the_warehouse_planner[{game.id}]"
+    _play(driver, sync_project, chaos_report, game.id)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [s for s in SCENARIOS if s.name == "customers_upsert_email"],
+    ids=lambda s: f"{s.name}-warehouse-duckdb",
+)
+def test_chaos_with_the_warehouse_planner_on_duckdb(
+    scenario: Scenario, sync_project: Any, emulator: Any, chaos_report: dict[str, Any]
+) -> None:
+    """The warehouse planner with its tables in the DuckDB warehouse file (a kill after the
+    keys were marked dirty leaves that file to DuckDB's recovery)."""
+    game = dataclasses.replace(PLANNER_GAME, forced_step="dirty")
+    driver = _driver(scenario, sync_project, emulator, planners=game, bad_keys=BAD_KEYS)
+    driver.test_id = (
+        f"test_chaos_with_the_warehouse_planner_on_duckdb[{scenario.name}-warehouse-duckdb]"
+    )
+    _play(driver, sync_project, chaos_report, f"{scenario.name}-warehouse-duckdb")
+
+
+def _driver(
+    scenario: Scenario,
+    sync_project: Any,
+    emulator: Any,
+    planners: PlannerGame | None = None,
+    bad_keys: float = 0.0,
+) -> ChaosDriver:
     return ChaosDriver(
         scenario,
         sync_project,
@@ -125,6 +216,8 @@ def _driver(scenario: Scenario, sync_project: Any, emulator: Any) -> ChaosDriver
         seed=_seed(),
         rounds=int(os.environ.get("BCSYNC_CHAOS_ROUNDS", DEFAULT_ROUNDS)),
         apply_faults=_apply_faults(),
+        planners=planners,
+        bad_keys=bad_keys,
     )
 
 
