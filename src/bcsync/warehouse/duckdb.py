@@ -13,7 +13,7 @@ directory is never changed.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -94,21 +94,7 @@ class DuckDBWarehouse:
         except duckdb.Error as exc:
             cursor.close()
             raise _query_failed(sync, exc) from None
-        schema = _json_typed(reader.schema, relation)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in reader:
-                    if batch.schema != schema:  # JSON columns: the same strings, typed as JSON
-                        columns = [
-                            c.view(t) for c, t in zip(batch.columns, schema.types, strict=True)
-                        ]
-                        batch = pa.RecordBatch.from_arrays(columns, schema=schema)
-                    yield batch
-            finally:
-                cursor.close()
-
-        return guarded_reader(schema, batches(), lambda exc: _query_failed(sync, exc))
+        return json_typed_stream(cursor, relation, reader, lambda exc: _query_failed(sync, exc))
 
     def local_query(self, model: ModelConfig, *, sync: str) -> LocalQuery | None:
         if not self._plain:
@@ -160,6 +146,29 @@ class AttachedModel:
         conn.execute(f"USE {self._home}")
         conn.execute(f"SET file_search_path = {quote_literal(self._search_path)}")
         conn.execute(f"DETACH {self._catalog}")
+
+
+def json_typed_stream(
+    cursor: duckdb.DuckDBPyConnection,
+    relation: duckdb.DuckDBPyRelation,
+    reader: pa.RecordBatchReader,
+    wrap: Callable[[Exception], WarehouseError],
+) -> pa.RecordBatchReader:
+    """``reader`` (of ``relation``, run on ``cursor``) with its JSON columns typed as JSON (the
+    same strings); ``cursor`` is closed when the stream ends, failures arrive as ``wrap(exc)``."""
+    schema = _json_typed(reader.schema, relation)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                if batch.schema != schema:
+                    columns = [c.view(t) for c, t in zip(batch.columns, schema.types, strict=True)]
+                    batch = pa.RecordBatch.from_arrays(columns, schema=schema)
+                yield batch
+        finally:
+            cursor.close()
+
+    return guarded_reader(schema, batches(), wrap)
 
 
 def _json_typed(schema: pa.Schema, relation: duckdb.DuckDBPyRelation) -> pa.Schema:

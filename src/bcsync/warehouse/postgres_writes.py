@@ -16,15 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
-from bcsync.config import database_url
 from bcsync.errors import WarehouseError
 from bcsync.warehouse.arrow_rows import json_as_text, postgres_converter
 from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader
-from bcsync.warehouse.postgres_session import pin_session_settings
+from bcsync.warehouse.sqlalchemy import warehouse_engine
 
 _DENIED = re.compile(r"permission denied for (schema|table|relation|database|sequence) (\S+)")
 _NOT_OWNER = re.compile(r"must be owner of (table|relation|schema) (\S+)")
@@ -78,19 +76,8 @@ class PostgresSession:
     dialect = "postgres"
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = database_url.parse(url)
-        except database_url.UrlError as exc:
-            raise WarehouseError(f"warehouse.url: {exc}") from None
-        self._masked = database_url.masked(parsed)
-        self._secrets = database_url.secrets(parsed)
-        try:
-            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
-            raise WarehouseError(
-                f"cannot open warehouse {self._masked}: {self._scrub(exc)}"
-            ) from None
-        pin_session_settings(self._engine)
+        self._opened = warehouse_engine(url)
+        self._masked, self._engine = self._opened.masked, self._opened.engine
         event.listen(self._engine, "connect", json_as_text)
         self._raw = self._connect()
         self._conn: Any = self._raw.driver_connection
@@ -176,5 +163,4 @@ class PostgresSession:
         return WarehouseError(f"warehouse {self._masked}: {message}")
 
     def _scrub(self, exc: BaseException) -> str:
-        original = getattr(exc, "orig", None) or exc
-        return database_url.scrub(str(original).strip(), self._secrets)
+        return self._opened.clean(exc)

@@ -35,8 +35,8 @@ import pyarrow as pa
 
 from bcsync.errors import WarehouseError
 from bcsync.run.rowhash import quote_ident
-from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader
-from bcsync.warehouse.duckdb import MEMORY, database_path
+from bcsync.warehouse.base import DEFAULT_BATCH_ROWS
+from bcsync.warehouse.duckdb import MEMORY, database_path, json_typed_stream
 
 __all__ = ["WarehouseSession", "open_session"]
 
@@ -115,25 +115,7 @@ class DuckDBSession:
         except BaseException:
             cursor.close()
             raise
-        schema = reader.schema
-        for index, kind in enumerate(relation.types):
-            if str(kind) == "JSON":  # typed as the model reader types them
-                field = schema.field(index)
-                schema = schema.set(index, field.with_type(pa.json_(field.type)))
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in reader:
-                    if batch.schema != schema:
-                        columns = [
-                            c.view(t) for c, t in zip(batch.columns, schema.types, strict=True)
-                        ]
-                        batch = pa.RecordBatch.from_arrays(columns, schema=schema)
-                    yield batch
-            finally:
-                cursor.close()
-
-        return guarded_reader(schema, batches(), _duck_failed)
+        return json_typed_stream(cursor, relation, reader, _duck_failed)  # as the model reader
 
     def upload(self, table: str, data: pa.Table) -> None:
         name = f"bcsync_upload_{uuid.uuid4().hex[:12]}"

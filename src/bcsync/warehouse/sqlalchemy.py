@@ -8,7 +8,8 @@ the model's size; see ``arrow_rows`` for how columns become Arrow types. The URL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -57,24 +58,13 @@ class SqlAlchemyWarehouse:
     """Reads models through a SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = database_url.parse(url)
-        except database_url.UrlError as exc:
-            raise WarehouseError(f"warehouse.url: {exc}") from None
-        self._masked = database_url.masked(parsed)
-        self._secrets = database_url.secrets(parsed)
-        try:
-            self._engine = sa.create_engine(parsed, pool_pre_ping=True)
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
-            raise WarehouseError(
-                f"cannot open warehouse {self._masked}: {self._clean(exc)}"
-            ) from None
+        self._opened = warehouse_engine(url)
+        self._masked, self._engine = self._opened.masked, self._opened.engine
         self.dialect = _SQLGLOT_DIALECTS.get(self._engine.dialect.name)
         # SQLAlchemy hands the driver an empty parameter set, so "format"-style drivers (psycopg)
         # would read a literal % (LIKE 'a%', modulo) as a placeholder: double it.
         self._escape_percent = self._engine.dialect.paramstyle in ("format", "pyformat")
         self._described = self._engine.dialect.driver == "psycopg"
-        pin_session_settings(self._engine)  # values read the same whatever the role's settings
         if self._described:
             event.listen(self._engine, "connect", json_as_text)
 
@@ -149,7 +139,36 @@ class SqlAlchemyWarehouse:
         return query_failed(sync, self._clean(exc))
 
     def _clean(self, exc: BaseException) -> str:
+        return self._opened.clean(exc)
+
+
+@dataclass(frozen=True)
+class WarehouseEngine:
+    """A warehouse URL's SQLAlchemy engine, and what its messages must show and hide."""
+
+    engine: sa.Engine
+    masked: str  # the URL without its password
+    secrets: Sequence[str]
+
+    def clean(self, exc: BaseException) -> str:
         """The driver's own message (not SQLAlchemy's wrapper with SQL and links), scrubbed."""
         original = getattr(exc, "orig", None) or exc
-        message = str(original).strip()
-        return database_url.scrub(message, self._secrets)
+        return database_url.scrub(str(original).strip(), self.secrets)
+
+
+def warehouse_engine(url: str) -> WarehouseEngine:
+    """The engine for ``url`` (read by ``bcsync.config.database_url``); every PostgreSQL
+    connection it opens has its session settings pinned (values read the same whatever the
+    role's settings). Raises WarehouseError, without the password, when it cannot be made."""
+    try:
+        parsed = database_url.parse(url)
+    except database_url.UrlError as exc:
+        raise WarehouseError(f"warehouse.url: {exc}") from None
+    masked, secrets = database_url.masked(parsed), list(database_url.secrets(parsed))
+    try:
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+        message = database_url.scrub(str(getattr(exc, "orig", None) or exc).strip(), secrets)
+        raise WarehouseError(f"cannot open warehouse {masked}: {message}") from None
+    pin_session_settings(engine)
+    return WarehouseEngine(engine, masked, secrets)
