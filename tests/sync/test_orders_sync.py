@@ -262,3 +262,42 @@ def test_orders_that_leave_the_model(
         assert all(o["staff_notes"] == "" and o["metafields"] == [] for o in gone)
         assert all(o["status_id"] == 11 for o in gone)
     assert "DELETE /v2/orders" not in emulator.stats()["by_endpoint"]
+
+
+@pytest.mark.parametrize("on_delete", ["clear", "delete"])
+def test_an_order_removal_killed_before_its_confirm_then_the_row_returning(
+    sync_project: SyncProject, emulator: Any, monkeypatch: pytest.MonkeyPatch, on_delete: str
+) -> None:
+    """A delete or clear is marked in flight before it is sent: a run killed after the order
+    was archived or cleared, before the ledger recorded it, leaves no row 'unchanged' whose
+    order is gone or blank when the row returns."""
+    from bcsync.run.snapshot import Snapshot
+
+    rows = [order(n) for n in range(1, 6)]
+    sync_project.load("orders", rows)
+    sync_project.configure(INSERT_ORDERS + f"  on_delete: {on_delete}\n")
+    assert sync_project.run("orders").status == "success"
+    sync_project.load("orders", rows[:4])
+
+    def killed(self: Snapshot, items: Any) -> None:
+        raise SystemExit("killed after the order was removed, before the ledger recorded it")
+
+    recorded = "forget" if on_delete == "delete" else "release"
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Snapshot, recorded, killed)
+        sync_project.run("orders")
+    key = "bcsync:orders:ERP-5"
+    if on_delete == "delete":
+        assert key not in by_external(emulator)
+    else:
+        assert by_external(emulator)[key]["staff_notes"] == ""
+    sync_project.load("orders", rows)
+    back = sync_project.run("orders")
+    assert back.status == "success", (back.error, back.rejected_rows)
+    held = by_external(emulator)
+    assert len(held) == 5
+    # Insert mode never re-sends an order's own fields (DESIGN §3.2): a cleared order gets its
+    # metafields back, as one whose clear was recorded does when its row returns.
+    assert held[key]["staff_notes"] == ("imported 5" if on_delete == "delete" else "")
+    assert [(m["key"], m["value"]) for m in held[key]["metafields"]] == [("channel", "phone")]
+    assert sync_project.run("orders").counts["changed"] == 0

@@ -24,6 +24,11 @@ def project(request: pytest.FixtureRequest, sync_project: SyncProject) -> SyncPr
     return sync_project
 
 
+def in_flight(project: SyncProject) -> list[tuple[str, str | None]]:
+    with project.engine().snapshots.open("customers") as snapshot:
+        return [(e.pk, e.pending_op) for e in snapshot.pending()]
+
+
 def first_name(emulator: Any, n: int) -> str:
     return str(store_customers(emulator)[f"user{n}@example.com"]["first_name"])
 
@@ -140,7 +145,7 @@ def test_a_deleted_token_row_rebuilds(project: SyncProject, emulator: Any) -> No
 
 def test_rows_leaving_and_returning_across_killed_runs(project: SyncProject, emulator: Any) -> None:
     """Rows 6-10 leave while 11-40 arrive in a run killed while creating; they come back in the
-    next. (``on_delete: nothing``: a delete killed before its confirm is the engine's bug of
+    next. (``on_delete: nothing``: a delete killed before its confirm is
     ``test_a_delete_killed_before_its_confirm_then_the_row_returning``.)"""
     rows = [customer(n) for n in range(1, 41)]
     project.load("customers", rows[:10])
@@ -160,16 +165,12 @@ def test_rows_leaving_and_returning_across_killed_runs(project: SyncProject, emu
     assert writes(diff(emulator.stats(), before)) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (not the planner's; sending.py): deletes are not marked in flight, so "
-    "a run killed after BigCommerce deleted a record, before the ledger forgot it, leaves the "
-    "entry synced; when the row returns it is 'unchanged' and its record is never made again",
-)
 @pytest.mark.parametrize("planner", ["warehouse", "local"])
 def test_a_delete_killed_before_its_confirm_then_the_row_returning(
     project: SyncProject, emulator: Any, monkeypatch: pytest.MonkeyPatch, planner: str
 ) -> None:
+    """The delete is marked in flight before it is sent: the returning row is not unchanged
+    but makes its record again (the one deleted is gone)."""
     from bcsync.run.snapshot import Snapshot
 
     rows = [customer(n) for n in range(1, 6)]
@@ -186,8 +187,146 @@ def test_a_delete_killed_before_its_confirm_then_the_row_returning(
         project.run("customers")
     assert "user5@example.com" not in store_customers(emulator)
     project.load("customers", rows)
-    project.run("customers")
-    assert "user5@example.com" in store_customers(emulator)
+    back = project.run("customers")
+    assert back.status == "success", back.error
+    assert first_name(emulator, 5) == "First5"
+    assert len(store_customers(emulator)) == 5
+    before = emulator.stats()
+    assert project.run("customers").counts["changed"] == 0
+    assert writes(diff(emulator.stats(), before)) == 0
+
+
+@pytest.mark.parametrize("on_delete", ["delete", "clear"])
+def test_a_removal_killed_before_its_confirm_is_sent_again(
+    project: SyncProject, emulator: Any, monkeypatch: pytest.MonkeyPatch, on_delete: str
+) -> None:
+    """A row still absent after a delete or clear killed before its confirm: removed again
+    (the customer already deleted counts as done), then settled for good."""
+    from bcsync.run.snapshot import Snapshot
+
+    rows = [customer(n) for n in range(1, 6)]
+    project.load("customers", rows)
+    project.configure(sync_yaml(on_delete=on_delete))
+    assert project.run("customers").status == "success"
+    project.load("customers", rows[:4])
+
+    def killed(self: Snapshot, items: Any) -> None:
+        raise SystemExit("killed after the removal landed, before the ledger recorded it")
+
+    recorded = "forget" if on_delete == "delete" else "release"
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Snapshot, recorded, killed)
+        project.run("customers")
+    assert in_flight(project) == [("5", on_delete)]  # marked before it was sent
+    again = project.run("customers")
+    assert again.status == "success", again.error
+    assert again.counts["removed"] == 1
+    assert (on_delete == "delete") == ("user5@example.com" not in store_customers(emulator))
+    assert project.run("customers").counts["removed"] == 0
+    assert in_flight(project) == []
+
+
+@pytest.mark.parametrize("on_delete", ["delete", "clear"])
+def test_a_removal_killed_before_it_was_sent_then_the_row_returning(
+    project: SyncProject, emulator: Any, monkeypatch: pytest.MonkeyPatch, on_delete: str
+) -> None:
+    """Killed between the mark and the request: the record is still there, and the returning
+    row holds it again (found by its id), without a second customer."""
+    from bcsync.run.snapshot import Snapshot
+
+    rows = [customer(n) for n in range(1, 6)]
+    project.load("customers", rows)
+    project.configure(sync_yaml(on_delete=on_delete))
+    assert project.run("customers").status == "success"
+    before = {email: c["id"] for email, c in store_customers(emulator).items()}
+    project.load("customers", rows[:4])
+    original = Snapshot.mark_pending
+
+    def killed(self: Snapshot, items: Any, *args: Any) -> None:
+        original(self, items, *args)
+        if any(op in ("delete", "clear") for _, op in items):
+            raise SystemExit("killed after the mark, before the request")
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Snapshot, "mark_pending", killed)
+        project.run("customers")
+    project.load("customers", rows)
+    back = project.run("customers")
+    assert back.status == "success", back.error
+    assert {email: c["id"] for email, c in store_customers(emulator).items()} == before
+    assert in_flight(project) == []
+    assert project.run("customers").counts["changed"] == 0
+
+
+def test_a_delete_killed_before_its_confirm_in_a_shared_run_store(
+    sync_project: SyncProject,
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    """The in-flight mark of a delete reaches the PostgreSQL run store's ledger: another
+    checkout, whose copy never saw it, makes the record again when the row returns."""
+    from bcsync.run.snapshot import Snapshot
+
+    a = sync_project
+    a.state_url = postgres_url
+    rows = [customer(n) for n in range(1, 6)]
+    a.load("customers", rows)
+    a.configure(sync_yaml("local", on_delete="delete"))
+    assert a.run("customers").status == "success"
+    a.load("customers", rows[:4])
+
+    def killed(self: Snapshot, pks: Any) -> None:
+        raise SystemExit("killed after the DELETE landed, before the ledger forgot the row")
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Snapshot, "forget", killed)
+        a.run("customers")
+    assert "user5@example.com" not in store_customers(emulator)
+    (tmp_path / "b").mkdir()
+    b = SyncProject(tmp_path / "b", emulator)
+    b.state_url = postgres_url
+    b.configure(sync_yaml("local", on_delete="delete"))
+    b.load("customers", rows)
+    back = b.run("customers")
+    assert back.status == "success", back.error
+    assert first_name(emulator, 5) == "First5"
+    assert len(store_customers(emulator)) == 5
+
+
+@pytest.mark.parametrize("planner", ["warehouse", "local"])
+def test_a_clear_killed_before_its_confirm_then_the_row_returning(
+    project: SyncProject, emulator: Any, monkeypatch: pytest.MonkeyPatch, planner: str
+) -> None:
+    """A clear is marked in flight too: the returning row writes all its fields again, as
+    what landed before may have been cleared."""
+    from bcsync.run.snapshot import Snapshot
+
+    rows = [customer(n) for n in range(1, 6)]
+    project.load("customers", rows)
+    project.configure(sync_yaml(planner, on_delete="clear"))
+    assert project.run("customers").status == "success"
+    project.load("customers", rows[:4])
+
+    def killed(self: Snapshot, items: Any) -> None:
+        raise SystemExit("killed after the clear landed, before the ledger released the row")
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Snapshot, "release", killed)
+        project.run("customers")
+    cleared = store_customers(emulator)["user5@example.com"]
+    assert cleared["phone"] == "" and cleared["attributes"] == []
+    project.load("customers", rows)
+    back = project.run("customers")
+    assert back.status == "success", back.error
+    held = store_customers(emulator)["user5@example.com"]
+    assert held["phone"] == "555-0005"
+    assert [a["attribute_value"] for a in held["attributes"]] == ["gold"]
+    assert len(store_customers(emulator)) == 5
+    before = emulator.stats()
+    assert project.run("customers").counts["changed"] == 0
+    assert writes(diff(emulator.stats(), before)) == 0
 
 
 def test_key_and_email_changes(project: SyncProject, emulator: Any) -> None:

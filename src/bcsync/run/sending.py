@@ -6,8 +6,8 @@ DESIGN §3.2 and §3.8: insert mode skips rows that hold a record; rows are vali
 definitions loaded by the first valid row, through ``prepare``); a new row whose key is that of a
 record a leaving row made takes that record over; the destination matches; creates BigCommerce
 would refuse become invalid rows; one row holds each record (``ownership.claim``); creates and
-first writes to a matched record are marked in flight before they are sent; a held record deleted
-outside bcsync is made anew in upsert mode.
+first writes to a matched record are marked in flight before they are sent, and so are deletes
+and clears; a held record deleted outside bcsync is made anew in upsert mode.
 """
 
 from __future__ import annotations
@@ -264,6 +264,11 @@ class ChunkSender:
                 kind = Operation.DELETE if sync.on_delete == "delete" else Operation.CLEAR
                 # What landed: a clear removes what bcsync wrote (e.g. the addresses it pinned).
                 ops.append(RowOp(e.pk, kind, {}, None, e.dest_id, landed=landed_of(e.landed)))
+        if ops:
+            # In flight first, with the record's id: a run killed after BigCommerce deleted or
+            # cleared the record, before the outcome was recorded, must not leave the entry
+            # synced, or the row returning would be unchanged and its record never made again.
+            snapshot.mark_pending([(op.pk, op.op) for op in ops], {op.pk: op.dest_id for op in ops})
         for outcome in await obj.apply(ops):
             if outcome.status == "succeeded" and outcome.after is None:
                 after: After = "forget" if outcome.op == "delete" else "release"
@@ -277,7 +282,13 @@ def row_op(kind: str, row: PlannedRow) -> RowOp:
     entry = row.entry
     if entry is None:
         return RowOp(row.pk, Operation.CREATE, row.values, row.row_hash)
+    if entry.pending_op == "delete":
+        # A delete was in flight when a run died: its record may be gone. The row comes back
+        # as a tombstone's does, finding that record again if it still exists, else making it.
+        return RowOp(row.pk, Operation.CREATE, row.values, row.row_hash, hint=entry.dest_id)
     in_doubt = entry.pending_op == "create"
+    # A clear was in flight: any of its targets may have been blanked; all are written again.
+    cleared = entry.pending_op == "clear"
     # A first write to a record it had matched was in flight: that record, found again.
     was_writing = entry.pending_key if entry.pending_op == "update" else None
     return RowOp(
@@ -289,8 +300,8 @@ def row_op(kind: str, row: PlannedRow) -> RowOp:
         in_doubt=in_doubt,
         found_by=entry.pending_key if in_doubt else None,
         marked_at=entry.pending_at if in_doubt else None,
-        landed=landed_of(entry.landed),
-        retry=entry.status == "failed",
+        landed={} if cleared else landed_of(entry.landed),
+        retry=entry.status == "failed" or cleared,
         hint=was_writing or (entry.dest_id if entry.status == "released" else None),
     )
 
