@@ -275,15 +275,17 @@ def test_killed_run_loses_nothing(project: SyncProject, emulator: Any) -> None:
     project.load("customers", [customer(n, first_name=f"New{n}") for n in range(1, 61)])
     emulator.faults([{"path": "*", "latency_ms": 300, "times": 100_000}])
     process = project.popen("run", "customers")
-    deadline = time.monotonic() + 60
-    while emulator.stats()["by_endpoint"].get("PUT /v3/customers", 0) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    # Mid-run, the warehouse is free (a DuckDB file is not held while rows are sent), and every
-    # key read out was marked dirty before anything was sent.
-    dirty = warehouse_rows(project)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    try:  # killed whatever happens: a process left running fails a later test at its GC
+        deadline = time.monotonic() + 60
+        while emulator.stats()["by_endpoint"].get("PUT /v3/customers", 0) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # Mid-run, the warehouse is free (a DuckDB file is not held while rows are sent), and
+        # every key read out was marked dirty before anything was sent.
+        dirty = warehouse_rows(project)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
     emulator.faults([])
     assert list(dirty.values()).count(None) == 60
     assert (
