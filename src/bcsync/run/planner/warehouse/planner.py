@@ -30,6 +30,15 @@ from bcsync.run.rowhash import quote_ident
 from bcsync.run.snapshot import Snapshot, SnapshotRelation
 from bcsync.warehouse.session import WarehouseSession
 
+# The snapshot connection's DuckDB buffer limit while a warehouse-planned diff is open: it reads
+# only the entries of the keys read out, but the scans that find them fill the buffer pool up to
+# its limit (the ledger's 1GB default made a 1%-changed 10M-entry plan peak at ~800 MB, issue
+# 14). What the plan holds grows with the keys read out (its temp tables and results), so the
+# limit does too, never above the snapshot's own.
+PLANNING_MEMORY_FLOOR = 128 * 2**20
+PLANNING_MEMORY_PER_KEY = 1024
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
 
 @dataclass
 class WarehousePlan:
@@ -42,6 +51,7 @@ class WarehousePlan:
     diff: Diff
     classified: str  # the change set's table, read by the write-back
     entries: str  # the restricted copy of the ledger entries
+    own: tuple[str, int]  # the snapshot connection's memory limit and threads, given back
 
     def write_back(self, session: WarehouseSession) -> None:
         """Record each candidate and gone key as the ledger now has it (``writeback``), through
@@ -63,6 +73,7 @@ class WarehousePlan:
         """Drop the change set and the temp tables (after any write-back)."""
         self.changes.close()
         _drop(self.snapshot.connection, self.diff.table, self.entries)
+        _settle(self.snapshot.connection, *self.own)
 
 
 def plan_in_warehouse(
@@ -80,6 +91,27 @@ def plan_in_warehouse(
     (made from the ledger first if the tokens differ); ``run``: mark the keys read out dirty
     (``bcsync plan`` writes nothing but a bootstrap)."""
     tables = PlannerTables(session, schema, sync)
+    own = _settings(snapshot.connection)
+    # One thread: each holds buffers of its own, and the plan's own work is small next to the
+    # warehouse's (the diff's stream).
+    _settle(snapshot.connection, _budget(own[0], 0), 1)
+    try:
+        return _plan(snapshot, tables, sync, model, columns, mapping, run, own)
+    except BaseException:
+        _settle(snapshot.connection, *own)
+        raise
+
+
+def _plan(
+    snapshot: Snapshot,
+    tables: PlannerTables,
+    sync: str,
+    model: ModelConfig,
+    columns: Sequence[str],
+    mapping: str,
+    run: bool,
+    own: tuple[str, int],
+) -> WarehousePlan:
     report = PlannerReport("warehouse")
     token = snapshot.warehouse_token()
     if token is None or tables.token() != token or tables.count() < _held(snapshot):
@@ -94,6 +126,9 @@ def plan_in_warehouse(
     )
     entries = f"bcsync_wentries_{tag}"
     try:
+        keys = conn.execute(f"SELECT count(*) FROM temp.{diff.table}").fetchall()[0][0]
+        limit = _budget(own[0], int(keys), report.bytes_read)
+        _settle(conn, limit, 1 if limit != own[0] else own[1])
         if run:
             mark_dirty(tables, conn, diff.table)
             # Warehouse first: cut short between the two, the tokens differ (a rebuild).
@@ -138,7 +173,7 @@ def plan_in_warehouse(
         _drop(conn, diff.table, entries)
         raise
     changes.report = report
-    return WarehousePlan(changes, report, tables, snapshot, diff, classified.table, entries)
+    return WarehousePlan(changes, report, tables, snapshot, diff, classified.table, entries, own)
 
 
 def bootstrap(tables: PlannerTables, snapshot: Snapshot) -> None:
@@ -162,6 +197,32 @@ def _held(snapshot: Snapshot) -> int:
         f"SELECT count(*) FROM {snapshot.relation().table} WHERE status <> 'released'"
     ).fetchall()
     return int(found[0][0])
+
+
+def _settings(conn: duckdb.DuckDBPyConnection) -> tuple[str, int]:
+    """The connection's DuckDB ``memory_limit`` and ``threads``."""
+    found = conn.execute(
+        "SELECT current_setting('memory_limit'), current_setting('threads')"
+    ).fetchall()[0]
+    return str(found[0]), int(found[1])
+
+
+def _settle(conn: duckdb.DuckDBPyConnection, memory_limit: str, threads: int) -> None:
+    conn.execute(f"SET memory_limit = '{memory_limit}'")
+    conn.execute(f"SET threads = {threads}")
+
+
+def _budget(own: str, keys: int, read: int = 0) -> str:
+    """The memory limit of a plan that read ``keys`` out, ``read`` bytes of rows (its temp
+    tables hold them: wide rows need more than the per-key allowance), never above the
+    connection's ``own`` (as DuckDB shows it: ``953.6 MiB``; one it cannot read is kept)."""
+    number, _, unit = own.partition(" ")
+    try:
+        ceiling = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        return own
+    wanted = max(PLANNING_MEMORY_FLOOR, keys * PLANNING_MEMORY_PER_KEY, 4 * read)
+    return own if wanted >= ceiling else f"{wanted // 2**10}KiB"
 
 
 def _drop(conn: duckdb.DuckDBPyConnection, *tables: str) -> None:
