@@ -161,24 +161,19 @@ class Snapshots:
             session.close()
         try:
             yield planned.changes
-        except BaseException:
-            if run:
-                with contextlib.suppress(BcsyncError):  # the run's own error wins
-                    self._write_back(planned)
-            raise
-        else:
-            if run:
-                # Every row is sent and recorded by now: a write-back the warehouse refuses
-                # leaves the keys dirty (read out and found unchanged next run), never wrong,
-                # so it is a warning, not a failed run (hostile tests: it failed the run).
-                try:
-                    self._write_back(planned)
-                except BcsyncError as exc:
-                    log.warning(
-                        "sync %s: the warehouse planner's write-back failed: %s", sync.name, exc
-                    )
         finally:
-            planned.close()
+            try:
+                if run:
+                    self._write_back(planned)
+            except BcsyncError as exc:
+                # What was sent is recorded by now: a write-back the warehouse refuses leaves
+                # the keys dirty (read out and found unchanged next run), never wrong, so it
+                # is a warning; a failed run keeps its own error.
+                log.warning(
+                    "sync %s: the warehouse planner's write-back failed: %s", sync.name, exc
+                )
+            finally:
+                planned.close()
 
     def _write_back(self, planned: WarehousePlan) -> None:
         session = self._session()

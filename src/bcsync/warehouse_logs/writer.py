@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bcsync.alerts.redaction import Redactor, project_secrets
 from bcsync.config import database_url
@@ -119,8 +118,7 @@ def log_after_run(
 
 def _redactor(config: ProjectConfig) -> Redactor:
     """Masks every secret of the project: tokens, alert secrets, both databases' passwords."""
-    state_password = urlsplit(config.state.url).password
-    return Redactor.of([*project_secrets(config), *([state_password] if state_password else [])])
+    return Redactor.of(project_secrets(config))
 
 
 def _runs(
