@@ -23,7 +23,7 @@ import sqlglot
 
 from bcsync.config.project import ModelConfig
 from bcsync.run.planner.warehouse import listing
-from bcsync.run.planner.warehouse.diff import read_diff
+from bcsync.run.planner.warehouse.diff import prepare_diff, read_diff
 from bcsync.run.planner.warehouse.report import PlannerReport
 from bcsync.run.planner.warehouse.statements import DIALECTS, PlannerSql
 from bcsync.run.planner.warehouse.tables import PlannerTables
@@ -124,17 +124,9 @@ def test_what_the_planner_sends_is_what_the_listing_holds(tmp_path: Path) -> Non
     local = duckdb.connect()
     try:
         assert tables.token() is None
-        tables.bootstrap(pa.table({"pk": ["1", "9"], "row_hash": [None, "h"]}))
-        read_diff(
-            tables,
-            local,
-            "t1",
-            MODEL,
-            carried=["id", *HASHED],
-            hashed=HASHED,
-            mapping=MAPPING,
-            report=PlannerReport("warehouse"),
-        )
+        query = prepare_diff(tables, MODEL, carried=["id", *HASHED], hashed=HASHED, mapping=MAPPING)
+        tables.bootstrap(pa.table({"pk": ["1", "9"], "row_hash": [None, "h"]}), query.rehash())
+        read_diff(query, local, "t1", PlannerReport("warehouse"))
         keys = pa.table({"pk": ["1", "2", "9"], "row_hash": ["h1", None, None]})
         tables.replace(keys.append_column("keep", pa.array([True, True, False])))
         assert tables.count() == 2
@@ -145,6 +137,6 @@ def test_what_the_planner_sends_is_what_the_listing_holds(tmp_path: Path) -> Non
     listed = {sql for _, sql in statements("duckdb")}
     for sql in session.sent:
         sql = re.sub(r"bcsync_staging_[0-9a-f]{12}", listing.STAGING, sql)
-        sql = re.sub(r"'[0-9a-f]{32}'", f"'{listing.TOKEN}'", sql)
+        sql = re.sub(r"'bcsync-quick-1:[0-9a-f]{32}'", f"'{listing.TOKEN}'", sql)
         assert sql in listed
     assert len(set(session.sent)) >= 15

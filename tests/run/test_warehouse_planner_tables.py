@@ -14,7 +14,7 @@ import sqlglot
 
 from bcsync.config.project import load_config
 from bcsync.errors import ConfigError
-from bcsync.run.planner.warehouse.diff import _DiffQuery
+from bcsync.run.planner.warehouse.diff import DiffQuery
 from bcsync.run.planner.warehouse.tables import PlannerTables
 from bcsync.run.snapshot import Confirmed, Snapshot
 from bcsync.warehouse.session import WarehouseSession, open_session
@@ -44,13 +44,13 @@ def hashes(rows: dict[str, str | None], keep: bool | None = None) -> pa.Table:
 def test_bootstrap_replace_and_drop(session: WarehouseSession) -> None:
     tables = PlannerTables(session, "bcsync_planner", "my sync")
     assert tables.token() is None
-    token = tables.bootstrap(hashes({"1": "a", "2": None}))
+    token = tables.bootstrap(hashes({"1": "a", "2": None}), None)
     assert tables.token() == token
     tables.replace(hashes({"2": "b", "3": None}, keep=True))
     tables.replace(hashes({"1": None}, keep=False))
     rows = session.query(f"SELECT pk, row_hash FROM {tables.name()} ORDER BY pk")
     assert rows == [("2", "b"), ("3", None)]
-    again = tables.bootstrap(hashes({"9": "z"}))
+    again = tables.bootstrap(hashes({"9": "z"}), None)
     assert again != token and tables.count() == 1
     assert tables.drop() is True
     assert tables.token() is None
@@ -77,18 +77,25 @@ class _Dialect:
 @pytest.mark.parametrize("dialect", ["snowflake", "bigquery", "postgres", "duckdb"])
 def test_the_diff_query_is_written_in_each_dialect(dialect: str) -> None:
     tables = PlannerTables(_Dialect(dialect), "bcsync_planner", "customers")  # type: ignore[arg-type]
-    query = _DiffQuery(
+    query = DiffQuery(
         tables,
         "id",
         ["id", "email", "ltv"],
         ["email", "ltv"],
         {"id": pa.int64(), "email": pa.string(), "ltv": pa.decimal128(10, 2)},
         "email->email",
+        "SELECT * FROM customers",
     )
     for duplicates in (False, True):
-        sql = query.sql("SELECT * FROM customers", duplicates=duplicates)
+        sql = query.sql(duplicates=duplicates)
         parsed = sqlglot.parse_one(sql, read=dialect)
         assert "FULL" in sql.upper() and parsed is not None
+    rehash = query.rehash()
+    if dialect in ("postgres", "duckdb"):  # the others keep the md5 as their quick hash
+        assert rehash is not None and rehash.startswith("UPDATE")
+        assert sqlglot.parse_one(rehash, read=dialect) is not None
+    else:
+        assert rehash is None
 
 
 def test_a_sync_s_planner_wins_over_the_project_s(

@@ -140,7 +140,10 @@ def canonical_sql(expr: str, dtype: DuckDBPyType, depth: int = 0) -> str:
     if kind in ("float", "double"):
         x = f"CAST({expr} AS DOUBLE)" if kind == "float" else expr
         return (
-            f"CASE WHEN NOT isfinite({x}) THEN lower(CAST({x} AS VARCHAR)) "
+            # Every NaN is ``nan``: DuckDB writes a negative one ``-nan``, which its hash() (the
+            # quick hashes) does not tell from ``nan``.
+            f"CASE WHEN isnan({x}) THEN 'nan' "
+            f"WHEN NOT isfinite({x}) THEN lower(CAST({x} AS VARCHAR)) "
             f"WHEN {x} = trunc({x}) AND abs({x}) < {_BIGINT_SAFE} "
             f"THEN CAST(CAST({x} AS BIGINT) AS VARCHAR) "
             f"WHEN {x} = trunc({x}) AND abs({x}) < {_HUGEINT_SAFE} "

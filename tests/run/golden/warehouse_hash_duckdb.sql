@@ -37,6 +37,8 @@ SELECT
       ),
       COALESCE(
         CASE
+          WHEN ISNAN("q"."ratio")
+          THEN 'nan'
           WHEN NOT ISFINITE("q"."ratio")
           THEN LOWER(CAST("q"."ratio" AS TEXT))
           WHEN "q"."ratio" = TRUNC("q"."ratio") AND ABS("q"."ratio") < 9e18
@@ -49,6 +51,8 @@ SELECT
       ),
       COALESCE(
         CASE
+          WHEN ISNAN(CAST("q"."score" AS DOUBLE))
+          THEN 'nan'
           WHEN NOT ISFINITE(CAST("q"."score" AS DOUBLE))
           THEN LOWER(CAST(CAST("q"."score" AS DOUBLE) AS TEXT))
           WHEN CAST("q"."score" AS DOUBLE) = TRUNC(CAST("q"."score" AS DOUBLE))

@@ -6,14 +6,16 @@ The local snapshot stays the ledger of ownership (DESIGN §3.8). The warehouse k
 
 - W1: every key the ledger holds a record for (or has in flight) is a row of that table;
 - W2: a non-NULL ``row_hash`` means the ledger entry is ``synced`` with nothing in flight and
-  BigCommerce confirmed the model row whose warehouse-computed hash it is.
+  BigCommerce confirmed the model row whose warehouse-computed quick hash it is (or, left by a
+  rebuild, the ledger's md5 of a row the model no longer has: never equal to a quick hash).
 
 A NULL hash is *dirty*: the row is read out every run and the local classifier decides. So
-correctness never rests on the warehouse's hash equalling the local md5 (``hash_sql`` makes it
-equal wherever it can: switching planners then moves and re-sends nothing); an unequal one
-costs a re-read. The table follows only warehouse-planned runs: any other write to the ledger
-drops the snapshot's token, and the next warehouse-planned run rebuilds the table from the
-ledger (bootstrap).
+correctness never rests on the warehouse's hashes equalling the local md5. ``hash_sql`` makes
+its md5 equal wherever it can, and a rebuild from the ledger turns each md5 the model still has
+into its row's quick hash in the warehouse, so switching planners moves and re-sends nothing;
+an unequal one costs a re-read. The table follows only warehouse-planned runs: any other write
+to the ledger drops the snapshot's token, and the next warehouse-planned run rebuilds the table
+from the ledger (bootstrap).
 
 Modules, one concept each: ``hash_sql`` (key text and row hash as warehouse SQL), ``tables``
 (the tables and every statement writing them), ``statements`` (that SQL, written per dialect),

@@ -1,10 +1,10 @@
-"""The diff in the warehouse: one streamed query returns only the model rows whose hash is not
-a clean hash of the sync's table (candidates) and the table's keys the model lacks (gone).
+"""The diff in the warehouse: one streamed query returns only the model rows whose quick hash is
+not a clean hash of the sync's table (candidates) and the table's keys the model lacks (gone).
 
 Its rows land in a temp table of the snapshot's DuckDB (``Diff.table``) with the model's
 carried columns, as the local planner's stream would bring them (``StreamSource``: JSON made
 canonical on the way), plus ``bcsync_pk`` (key text), ``bcsync_hash`` (the warehouse's row
-hash), ``bcsync_present`` (NULL: a gone key) and ``bcsync_known`` (the table's key, if any).
+quick hash), ``bcsync_present`` (NULL: a gone key) and ``bcsync_known`` (the table's key, if any).
 
 Duplicate keys among clean rows never reach the diff: they are found by counting. With every
 clean key once in the model, the model has ``table - gone - known candidate keys + candidates``
@@ -24,7 +24,7 @@ from sqlglot import exp
 from bcsync.config.project import ModelConfig
 from bcsync.errors import ConfigError
 from bcsync.run.planner.sources import StreamSource, check_columns
-from bcsync.run.planner.warehouse.hash_sql import check_key_type, pk_text, row_hash
+from bcsync.run.planner.warehouse.hash_sql import check_key_type, pk_text, quick_hash, row_hash
 from bcsync.run.planner.warehouse.report import PlannerReport, counted
 from bcsync.run.planner.warehouse.tables import PlannerTables
 from bcsync.run.rowhash import canonical_sql, quote_ident
@@ -43,31 +43,34 @@ class Diff:
     decimals: frozenset[str]  # carried columns of decimals as canonical text
 
 
-def read_diff(
+def prepare_diff(
     tables: PlannerTables,
-    conn: duckdb.DuckDBPyConnection,
-    tag: str,
     model: ModelConfig,
     *,
     carried: Sequence[str],
     hashed: Sequence[str],
     mapping: str,
-    report: PlannerReport,
-) -> Diff:
-    """Run the diff in the warehouse and keep its rows in a temp table on ``conn``."""
-    session, dialect, sync = tables.session, tables.dialect, tables.sync
-    empty = model_select(model, sync=sync, dialect=dialect, limit=0)
-    schema = session.stream(empty).read_all().schema
+) -> DiffQuery:
+    """The diff's SQL for the model's columns as the warehouse types them (one empty read)."""
+    empty = model_select(model, sync=tables.sync, dialect=tables.dialect, limit=0)
+    schema = tables.session.stream(empty).read_all().schema
     types = {field.name: field.type for field in schema}
     check_columns(list(schema.names), model.primary_key, hashed)
     check_key_type(model.primary_key, types[model.primary_key])
     _check_reserved(carried)
-    query = _DiffQuery(tables, model.primary_key, carried, hashed, types, mapping)
-    select = model_select(model, sync=sync, dialect=dialect)
-    scanned = int(session.query(tables.statements.count_model(select))[0][0])
+    select = model_select(model, sync=tables.sync, dialect=tables.dialect)
+    return DiffQuery(tables, model.primary_key, carried, hashed, types, mapping, select)
+
+
+def read_diff(
+    query: DiffQuery, conn: duckdb.DuckDBPyConnection, tag: str, report: PlannerReport
+) -> Diff:
+    """Run the diff in the warehouse and keep its rows in a temp table on ``conn``."""
+    tables, session, carried = query.tables, query.tables.session, query.carried
+    scanned = int(session.query(tables.statements.count_model(query.model))[0][0])
     in_table = tables.count()
     table = f"bcsync_wdiff_{tag}"
-    decimals = _read(conn, tag, table, session.stream(query.sql(select)), carried, report)
+    decimals = _read(conn, tag, table, session.stream(query.sql()), carried, report)
     gone, candidates, known = conn.execute(
         f"""SELECT count(*) FILTER (WHERE bcsync_present IS NULL),
                    count(*) FILTER (WHERE bcsync_present),
@@ -76,9 +79,10 @@ def read_diff(
     ).fetchall()[0]
     if scanned != in_table - int(gone) - int(known) + int(candidates):
         conn.execute(f"DROP TABLE {table}")
-        sql = query.sql(select, duplicates=True)
-        decimals = _read(conn, tag, table, session.stream(sql), carried, report)
-    _local_keys(conn, table, model.primary_key)
+        decimals = _read(
+            conn, tag, table, session.stream(query.sql(duplicates=True)), carried, report
+        )
+    _local_keys(conn, table, query.primary_key)
     report.scanned = scanned
     return Diff(table, scanned, decimals)
 
@@ -127,21 +131,54 @@ def _read(
 
 
 @dataclass(frozen=True)
-class _DiffQuery:
+class DiffQuery:
+    """The diff's statements for one model, its columns as the warehouse types them."""
+
     tables: PlannerTables
     primary_key: str
     carried: Sequence[str]
     hashed: Sequence[str]
     types: dict[str, pa.DataType]
     mapping: str
+    model: str  # the model's SQL
 
-    def sql(self, model: str, *, duplicates: bool = False) -> str:
-        """The diff query over the model's SQL ``model`` (see the module docstring)."""
-        dialect = self.tables.dialect
-        key = pk_text(self.primary_key, self.types[self.primary_key], table="q", dialect=dialect)
-        digest = row_hash(
-            [(n, self.types[n]) for n in self.hashed], self.mapping, table="q", dialect=dialect
+    def _key(self) -> exp.Expr:
+        column = self.primary_key
+        return pk_text(column, self.types[column], table="q", dialect=self.tables.dialect)
+
+    def _columns(self) -> list[tuple[str, pa.DataType]]:
+        return [(name, self.types[name]) for name in self.hashed]
+
+    def rehash(self) -> str | None:
+        """After a rebuild from the ledger, whose hashes are md5s: each row of the table whose
+        model row still has that md5 gets the row's quick hash instead, in one statement (so a
+        sync switching planner reads out only what changed). None where the md5 is the quick
+        hash (Snowflake, BigQuery). A key repeated in the model takes one of its rows' quick
+        hashes; the diff's count then finds the repeat and reads every copy out."""
+        dialect, columns = self.tables.dialect, self._columns()
+        if dialect not in ("postgres", "duckdb"):
+            return None
+        target = exp.column("row_hash", "s")
+        match = exp.and_(
+            exp.EQ(this=exp.column("pk", "s"), expression=self._key()),
+            exp.EQ(
+                this=target, expression=row_hash(columns, self.mapping, table="q", dialect=dialect)
+            ),
         )
+        quick = quick_hash(columns, self.mapping, table="q", dialect=dialect)
+        update = exp.Update(
+            this=self.tables.table().as_("s"),
+            expressions=[exp.EQ(this=exp.column("row_hash"), expression=quick)],
+            from_=exp.From(this=exp.to_table(_MODEL).as_("q")),
+            where=exp.Where(this=match),
+        )
+        return self.tables.sql(update).replace(_MODEL, f"({self.model})")
+
+    def sql(self, *, duplicates: bool = False) -> str:
+        """The diff query (see the module docstring)."""
+        dialect = self.tables.dialect
+        key = self._key()
+        digest = quick_hash(self._columns(), self.mapping, table="q", dialect=dialect)
         inner = exp.select(
             exp.alias_(key, "bcsync_pk"),
             exp.alias_(digest, "bcsync_hash"),
@@ -182,7 +219,7 @@ class _DiffQuery:
             )
             .where(wanted)
         )
-        return self.tables.sql(select).replace(_MODEL, f"({model})")
+        return self.tables.sql(select).replace(_MODEL, f"({self.model})")
 
 
 def model_relation(table: str, carried: Sequence[str]) -> str:

@@ -17,7 +17,8 @@ from typing import Any, NoReturn
 import pyarrow as pa
 
 from bcsync.config.project import ModelConfig
-from bcsync.run.planner.warehouse.diff import _DiffQuery
+from bcsync.run.planner.warehouse.diff import DiffQuery
+from bcsync.run.planner.warehouse.hash_sql import QUICK_SCHEME
 from bcsync.run.planner.warehouse.statements import TOKENS, PlannerSql
 from bcsync.run.planner.warehouse.tables import PlannerTables
 from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, model_select
@@ -25,7 +26,7 @@ from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, model_select
 __all__ = ["planner_statements"]
 
 STAGING = "bcsync_staging_0123456789ab"  # a run names each staging table afresh
-TOKEN = "0123456789abcdef0123456789abcdef"  # a run draws a new uuid
+TOKEN = f"{QUICK_SCHEME}:0123456789abcdef0123456789abcdef"  # a run draws a new uuid
 
 
 def planner_statements(
@@ -43,15 +44,17 @@ def planner_statements(
     reader types them."""
     sql = PlannerSql(dialect, schema, sync)
     carried = list(dict.fromkeys([model.primary_key, *hashed]))
-    diff = _DiffQuery(
+    select = model_select(model, sync=sync, dialect=dialect)
+    diff = DiffQuery(
         PlannerTables(_WritingOnly(dialect), schema, sync),
         model.primary_key,
         carried,
         list(hashed),
         dict(types),
         mapping,
+        select,
     )
-    select = model_select(model, sync=sync, dialect=dialect)
+    rehash = diff.rehash()
     exists: list[tuple[str, str]] = []
     if dialect == "bigquery":  # its TABLES view is per dataset: the dataset is looked for first
         exists.append(("does the planner's schema exist", sql.schema_exists()))
@@ -84,13 +87,18 @@ def planner_statements(
         ("drop the sync's table", sql.drop_table()),
         ("create the sync's table", sql.create_table()),
         ("(the ledger's keys and hashes are uploaded into it)", ""),
+        *(
+            [("the hashes the model still has become its rows' quick hashes", rehash)]
+            if rehash
+            else []
+        ),
         ("the sync's new token", sql.insert_token(TOKEN)),
         # the diff
         ("the model's columns", model_select(model, sync=sync, dialect=dialect, limit=0)),
         ("rows scanned", sql.count_model(select)),
         ("rows in the sync's table", sql.count_table()),
-        ("the diff", diff.sql(select)),
-        ("the diff, with every row of a duplicated key", diff.sql(select, duplicates=True)),
+        ("the diff", diff.sql()),
+        ("the diff, with every row of a duplicated key", diff.sql(duplicates=True)),
         # marking dirty, then the write-back: the same statements, batch by batch
         *staged,
         # once the keys are dirty, a new token for each run (a restored backup then differs)

@@ -22,9 +22,9 @@ from bcsync.config.project import ModelConfig
 from bcsync.errors import StateError
 from bcsync.run.planner.changes import ChangeSet
 from bcsync.run.planner.sql import classify
-from bcsync.run.planner.warehouse.diff import Diff, model_relation, read_diff
+from bcsync.run.planner.warehouse.diff import Diff, model_relation, prepare_diff, read_diff
 from bcsync.run.planner.warehouse.report import PlannerReport
-from bcsync.run.planner.warehouse.tables import PlannerTables
+from bcsync.run.planner.warehouse.tables import PlannerTables, current
 from bcsync.run.planner.warehouse.writeback import mark_dirty, write_back
 from bcsync.run.rowhash import quote_ident
 from bcsync.run.snapshot import Snapshot, SnapshotRelation
@@ -113,17 +113,16 @@ def _plan(
     own: tuple[str, int],
 ) -> WarehousePlan:
     report = PlannerReport("warehouse")
-    token = snapshot.warehouse_token()
-    if token is None or tables.token() != token or tables.count() < _held(snapshot):
-        bootstrap(tables, snapshot)
-    conn = snapshot.connection
-    tag = uuid.uuid4().hex[:12]
     hashed = list(dict.fromkeys(columns))
     carried = list(dict.fromkeys([model.primary_key, *hashed]))
+    query = prepare_diff(tables, model, carried=carried, hashed=hashed, mapping=mapping)
+    token = snapshot.warehouse_token()
+    if not current(token) or tables.token() != token or tables.count() < _held(snapshot):
+        bootstrap(tables, snapshot, query.rehash())
+    conn = snapshot.connection
+    tag = uuid.uuid4().hex[:12]
     in_doubt = snapshot.pending()
-    diff = read_diff(
-        tables, conn, tag, model, carried=carried, hashed=hashed, mapping=mapping, report=report
-    )
+    diff = read_diff(query, conn, tag, report)
     entries = f"bcsync_wentries_{tag}"
     try:
         keys = conn.execute(f"SELECT count(*) FROM temp.{diff.table}").fetchall()[0][0]
@@ -176,16 +175,17 @@ def _plan(
     return WarehousePlan(changes, report, tables, snapshot, diff, classified.table, entries, own)
 
 
-def bootstrap(tables: PlannerTables, snapshot: Snapshot) -> None:
+def bootstrap(tables: PlannerTables, snapshot: Snapshot, rehash: str | None) -> None:
     """Rebuild the sync's table from the ledger: every entry but tombstones, with its hash when
-    it is synced and nothing is in flight (else dirty), and give both sides a new token."""
+    it is synced and nothing is in flight (else dirty), made a quick hash by ``rehash`` where
+    the model still has that row, and give both sides a new token."""
     hashes = snapshot.connection.sql(
         f"""SELECT pk, CASE WHEN status = 'synced' AND pending_op IS NULL THEN row_hash END
                    AS row_hash
             FROM {snapshot.relation().table} WHERE status <> 'released' ORDER BY pk"""
     ).to_arrow_table()
     snapshot.set_warehouse_token(None)
-    snapshot.set_warehouse_token(tables.bootstrap(hashes))
+    snapshot.set_warehouse_token(tables.bootstrap(hashes, rehash))
 
 
 def _held(snapshot: Snapshot) -> int:

@@ -2,10 +2,10 @@
 ``statements`` in the warehouse's dialect, so the SQL of any warehouse dialect can be generated).
 
 ``<schema>.<sync>``: ``(pk TEXT PRIMARY KEY, row_hash TEXT NULL)``, the sync's cache of clean
-hashes (invariants W1 and W2 in ``bcsync.run.planner.warehouse``). ``<schema>.bcsync_tokens``:
-``(sync, token)``, the token of the ledger copy each sync's table was last made consistent
-with; the snapshot keeps the same token (``Snapshot.warehouse_token``) until anything else
-writes it.
+rows' quick hashes (``hash_sql.quick_hash``; invariants W1 and W2 in
+``bcsync.run.planner.warehouse``). ``<schema>.bcsync_tokens``: ``(sync, token)``, the token
+of the ledger copy each sync's table was last made consistent with; the snapshot keeps the same
+token (``Snapshot.warehouse_token``) until anything else writes it.
 
 Rows are replaced, never updated: each write is a DELETE of the keys then an INSERT of those
 that stay, from a staging table, in one transaction, which every SQL warehouse can do
@@ -23,6 +23,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from bcsync.errors import ConfigError, WarehouseError
+from bcsync.run.planner.warehouse.hash_sql import QUICK_SCHEME
 from bcsync.run.planner.warehouse.statements import TOKENS, PlannerSql
 from bcsync.warehouse.session import WarehouseSession
 
@@ -86,13 +87,15 @@ class PlannerTables:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def bootstrap(self, hashes: pa.Table) -> str:
-        """Make the sync's table ``hashes`` (``pk``, ``row_hash``) and return its new token.
+    def bootstrap(self, hashes: pa.Table, rehash: str | None) -> str:
+        """Make the sync's table ``hashes`` (``pk``, ``row_hash``: the ledger's md5s), turn the
+        md5s still true of the model into quick hashes by ``rehash`` (``DiffQuery.rehash``),
+        and return the table's new token.
 
         The old token goes first and the new one is written last, so a bootstrap cut short
         leaves tokens that differ and the next run bootstraps again."""
         statements, session = self.statements, self.session
-        token = uuid.uuid4().hex
+        token = new_token()
         with self.named_in_full():
             self._ensure_schema()
             self._check_ours()
@@ -102,6 +105,8 @@ class PlannerTables:
             session.execute(statements.create_table())
             for offset in range(0, hashes.num_rows, BATCH_ROWS):
                 session.upload(self.name(), hashes.slice(offset, BATCH_ROWS))
+            if rehash is not None:
+                session.execute(rehash)
             session.execute(statements.insert_token(token))
         return token
 
@@ -112,7 +117,7 @@ class PlannerTables:
         snapshot file restored from one, from the copy the other side knows: their tokens then
         differ and the next run rebuilds the table. Kept, a restored table's clean hashes of
         yesterday's rows hid today's changes back to them (the hostile tests)."""
-        token = uuid.uuid4().hex
+        token = new_token()
         with self.named_in_full(), self.session.transaction():
             self.session.execute(self.statements.delete_token())
             self.session.execute(self.statements.insert_token(token))
@@ -189,6 +194,17 @@ class PlannerTables:
             self.session.execute(self.statements.create_schema())
         if not self.exists(TOKENS):
             self.session.execute(self.statements.create_tokens())
+
+
+def new_token() -> str:
+    """A fresh token, marked with the quick-hash scheme its table's hashes follow."""
+    return f"{QUICK_SCHEME}:{uuid.uuid4().hex}"
+
+
+def current(token: str | None) -> bool:
+    """Whether ``token`` is of a table whose hashes follow today's scheme. A table of an older
+    scheme (md5s, before the quick hashes) is rebuilt rather than read out whole once."""
+    return token is not None and token.startswith(f"{QUICK_SCHEME}:")
 
 
 def _ident(name: str) -> str:
