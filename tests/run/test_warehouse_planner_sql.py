@@ -126,7 +126,7 @@ def test_what_the_planner_sends_is_what_the_listing_holds(tmp_path: Path) -> Non
         assert tables.token() is None
         query = prepare_diff(tables, MODEL, carried=["id", *HASHED], hashed=HASHED, mapping=MAPPING)
         tables.bootstrap(pa.table({"pk": ["1", "9"], "row_hash": [None, "h"]}), query.rehash())
-        read_diff(query, local, "t1", PlannerReport("warehouse"))
+        read_diff(query, local, "t1", PlannerReport("warehouse"), in_table=tables.count())
         keys = pa.table({"pk": ["1", "2", "9"], "row_hash": ["h1", None, None]})
         tables.replace(keys.append_column("keep", pa.array([True, True, False])))
         assert tables.count() == 2

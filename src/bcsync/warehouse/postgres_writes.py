@@ -10,8 +10,8 @@ owns cannot be dropped or rebuilt by this one: the statement hands it over.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,8 +70,8 @@ def _qualified(name: str) -> str:
 
 
 class PostgresSession:
-    """A psycopg connection (autocommit) for statements; streams read on a pooled other one,
-    through a server-side cursor, so a stream and statements can interleave."""
+    """A psycopg connection (autocommit) for statements; streams read on a pooled other one, so
+    a stream and statements can interleave."""
 
     dialect = "postgres"
 
@@ -92,15 +92,27 @@ class PostgresSession:
             return list(self._conn.execute(sql).fetchall())
 
     def stream(self, sql: str, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+        """The rows of ``sql``, ``batch_rows`` at a time, on a connection of their own.
+
+        Streamed in chunks (psycopg's ``stream``), not through a server-side cursor: PostgreSQL
+        never runs a cursor's query in parallel, and plans it for its first rows. And the
+        hand-over of rows from parallel workers is priced as free (``parallel_tuple_cost``) for
+        this transaction: the planner cannot know that the diff's filter keeps only the rows
+        that changed, prices handing over all of them, and ran the 10M-row diff on one core
+        (16 s; 10 s in parallel on two, issue 14's benchmark)."""
         raw = self._connect()
         conn: Any = raw.driver_connection
-        cursor = conn.cursor(name=f"bcsync_{uuid.uuid4().hex[:12]}")
+        cursor = conn.cursor()
         try:
             with self._errors():
-                cursor.itersize = batch_rows
-                cursor.execute(sql)
-                converter = postgres_converter(cursor.description)
-                first = cursor.fetchmany(batch_rows)
+                cursor.execute("SET LOCAL parallel_tuple_cost = 0")
+                rows = cursor.stream(sql, size=batch_rows)
+                first = list(itertools.islice(rows, batch_rows))
+                description = cursor.description
+                if description is None:  # no rows: the columns from a plan that reads none
+                    cursor.execute(f"SELECT * FROM ({sql}) AS bcsync_q LIMIT 0")
+                    description = cursor.description
+                converter = postgres_converter(description)
         except BaseException:
             with contextlib.suppress(Exception):
                 cursor.close()
@@ -109,11 +121,13 @@ class PostgresSession:
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                rows = first
-                while rows:
-                    yield converter.batch(rows)
-                    rows = cursor.fetchmany(batch_rows)
+                chunk = first
+                while chunk:
+                    yield converter.batch(chunk)
+                    chunk = list(itertools.islice(rows, batch_rows))
             finally:
+                with contextlib.suppress(Exception):
+                    rows.close()  # a stream left early: psycopg cancels the query
                 with contextlib.suppress(Exception):
                     cursor.close()
                 raw.close()

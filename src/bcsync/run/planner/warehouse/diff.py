@@ -63,12 +63,17 @@ def prepare_diff(
 
 
 def read_diff(
-    query: DiffQuery, conn: duckdb.DuckDBPyConnection, tag: str, report: PlannerReport
+    query: DiffQuery,
+    conn: duckdb.DuckDBPyConnection,
+    tag: str,
+    report: PlannerReport,
+    *,
+    in_table: int,
 ) -> Diff:
-    """Run the diff in the warehouse and keep its rows in a temp table on ``conn``."""
+    """Run the diff in the warehouse and keep its rows in a temp table on ``conn``;
+    ``in_table``: the rows of the sync's table (counted by the token check)."""
     tables, session, carried = query.tables, query.tables.session, query.carried
     scanned = int(session.query(tables.statements.count_model(query.model))[0][0])
-    in_table = tables.count()
     table = f"bcsync_wdiff_{tag}"
     decimals = _read(conn, tag, table, session.stream(query.sql()), carried, report)
     gone, candidates, known = conn.execute(

@@ -24,7 +24,7 @@ from bcsync.run.planner.changes import ChangeSet
 from bcsync.run.planner.sql import classify
 from bcsync.run.planner.warehouse.diff import Diff, model_relation, prepare_diff, read_diff
 from bcsync.run.planner.warehouse.report import PlannerReport
-from bcsync.run.planner.warehouse.tables import PlannerTables, current
+from bcsync.run.planner.warehouse.tables import BATCH_ROWS, PlannerTables, current
 from bcsync.run.planner.warehouse.writeback import mark_dirty, write_back
 from bcsync.run.rowhash import quote_ident
 from bcsync.run.snapshot import Snapshot, SnapshotRelation
@@ -117,12 +117,14 @@ def _plan(
     carried = list(dict.fromkeys([model.primary_key, *hashed]))
     query = prepare_diff(tables, model, carried=carried, hashed=hashed, mapping=mapping)
     token = snapshot.warehouse_token()
-    if not current(token) or tables.token() != token or tables.count() < _held(snapshot):
+    in_table = tables.count() if current(token) and tables.token() == token else None
+    if in_table is None or in_table < _held(snapshot):
         bootstrap(tables, snapshot, query.rehash())
+        in_table = tables.count()
     conn = snapshot.connection
     tag = uuid.uuid4().hex[:12]
     in_doubt = snapshot.pending()
-    diff = read_diff(query, conn, tag, report)
+    diff = read_diff(query, conn, tag, report, in_table=in_table)
     entries = f"bcsync_wentries_{tag}"
     try:
         keys = conn.execute(f"SELECT count(*) FROM temp.{diff.table}").fetchall()[0][0]
@@ -179,13 +181,17 @@ def bootstrap(tables: PlannerTables, snapshot: Snapshot, rehash: str | None) -> 
     """Rebuild the sync's table from the ledger: every entry but tombstones, with its hash when
     it is synced and nothing is in flight (else dirty), made a quick hash by ``rehash`` where
     the model still has that row, and give both sides a new token."""
+    snapshot.set_warehouse_token(None)
     hashes = snapshot.connection.sql(
         f"""SELECT pk, CASE WHEN status = 'synced' AND pending_op IS NULL THEN row_hash END
                    AS row_hash
             FROM {snapshot.relation().table} WHERE status <> 'released' ORDER BY pk"""
-    ).to_arrow_table()
-    snapshot.set_warehouse_token(None)
-    snapshot.set_warehouse_token(tables.bootstrap(hashes, rehash))
+    ).to_arrow_reader(BATCH_ROWS)
+    try:
+        token = tables.bootstrap(hashes, rehash)
+    finally:
+        hashes.close()
+    snapshot.set_warehouse_token(token)
 
 
 def _held(snapshot: Snapshot) -> int:

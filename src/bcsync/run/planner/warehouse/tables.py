@@ -87,8 +87,9 @@ class PlannerTables:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def bootstrap(self, hashes: pa.Table, rehash: str | None) -> str:
-        """Make the sync's table ``hashes`` (``pk``, ``row_hash``: the ledger's md5s), turn the
+    def bootstrap(self, hashes: pa.Table | pa.RecordBatchReader, rehash: str | None) -> str:
+        """Make the sync's table ``hashes`` (``pk``, ``row_hash``: the ledger's md5s; a reader is
+        uploaded batch by batch, so a ledger of any size fits in memory), turn the
         md5s still true of the model into quick hashes by ``rehash`` (``DiffQuery.rehash``),
         and return the table's new token.
 
@@ -103,8 +104,9 @@ class PlannerTables:
                 session.execute(statements.delete_token())
             session.execute(statements.drop_table())
             session.execute(statements.create_table())
-            for offset in range(0, hashes.num_rows, BATCH_ROWS):
-                session.upload(self.name(), hashes.slice(offset, BATCH_ROWS))
+            batches = hashes.to_batches(BATCH_ROWS) if isinstance(hashes, pa.Table) else hashes
+            for batch in batches:
+                session.upload(self.name(), pa.Table.from_batches([batch]))
             if rehash is not None:
                 session.execute(rehash)
             session.execute(statements.insert_token(token))
