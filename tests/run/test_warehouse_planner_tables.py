@@ -57,6 +57,21 @@ def test_bootstrap_replace_and_drop(session: WarehouseSession) -> None:
     assert tables.drop() is False
 
 
+def test_marking_keys_dirty_updates_the_known_and_inserts_the_new(
+    session: WarehouseSession,
+) -> None:
+    tables = PlannerTables(session, "bcsync_planner", "my sync")
+    tables.bootstrap(hashes({"1": "a", "2": "b", "3": "c"}), None)
+    keys = pa.table({"pk": ["1", "3", "7", "8"], "new": [False, False, True, True]})
+    tables.dirty(keys)
+    rows = session.query(f"SELECT pk, row_hash FROM {tables.name()} ORDER BY pk")
+    assert rows == [("1", None), ("2", "b"), ("3", None), ("7", None), ("8", None)]
+    tables.dirty(pa.table({"pk": ["2"], "new": [False]}))  # no new key: the update alone
+    tables.dirty(pa.table({"pk": ["9"], "new": [True]}))  # only new keys: the insert alone
+    assert tables.count() == 6
+    assert session.query(f"SELECT count(*) FROM {tables.name()} WHERE row_hash IS NULL") == [(6,)]
+
+
 def test_only_a_warehouse_planned_run_keeps_the_token(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     with Snapshot(path, keeps_warehouse_token=True) as snapshot:

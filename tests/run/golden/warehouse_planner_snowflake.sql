@@ -59,10 +59,10 @@ CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk VARCHAR, row_hash VARCHAR
 
 -- (the batch's rows are uploaded into the staging table)
 
--- in one transaction: remove the staged keys
-DELETE FROM "bcsync_planner"."vip customers" WHERE pk IN (SELECT pk FROM bcsync_staging_0123456789ab);
+-- in one transaction: the staged keys the table has made dirty
+UPDATE "bcsync_planner"."vip customers" SET row_hash = NULL WHERE pk IN (SELECT pk FROM bcsync_staging_0123456789ab);
 
--- in one transaction: insert those that stay
+-- in one transaction: the staged keys it lacks inserted, dirty
 INSERT INTO "bcsync_planner"."vip customers" (pk, row_hash) SELECT pk, row_hash FROM bcsync_staging_0123456789ab WHERE keep;
 
 -- drop the staging table
@@ -73,6 +73,20 @@ DELETE FROM "bcsync_planner"."bcsync_tokens" WHERE sync = 'vip customers';
 
 -- in one transaction: the sync's new token
 INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+
+-- stage a batch of keys
+CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk VARCHAR, row_hash VARCHAR, keep BOOLEAN);
+
+-- (the batch's rows are uploaded into the staging table)
+
+-- in one transaction: remove the staged keys
+DELETE FROM "bcsync_planner"."vip customers" WHERE pk IN (SELECT pk FROM bcsync_staging_0123456789ab);
+
+-- in one transaction: insert those that stay
+INSERT INTO "bcsync_planner"."vip customers" (pk, row_hash) SELECT pk, row_hash FROM bcsync_staging_0123456789ab WHERE keep;
+
+-- drop the staging table
+DROP TABLE IF EXISTS bcsync_staging_0123456789ab;
 
 -- does the sync's table exist
 SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'bcsync_planner' AND table_name = 'vip customers';

@@ -58,9 +58,21 @@ def planner_statements(
     exists: list[tuple[str, str]] = []
     if dialect == "bigquery":  # its TABLES view is per dataset: the dataset is looked for first
         exists.append(("does the planner's schema exist", sql.schema_exists()))
-    staged = [
+    stage = [
         ("stage a batch of keys", sql.create_staging(STAGING)),
         ("(the batch's rows are uploaded into the staging table)", ""),
+    ]
+    dirty = [
+        *stage,
+        ("in one transaction: the staged keys the table has made dirty", sql.dirty_staged(STAGING)),
+        (
+            "in one transaction: the staged keys it lacks inserted, dirty",
+            sql.insert_staged(STAGING),
+        ),
+        ("drop the staging table", sql.drop_staging(STAGING)),
+    ]
+    staged = [
+        *stage,
         ("in one transaction: remove the staged keys", sql.delete_staged(STAGING)),
         ("in one transaction: insert those that stay", sql.insert_staged(STAGING)),
         ("drop the staging table", sql.drop_staging(STAGING)),
@@ -99,11 +111,13 @@ def planner_statements(
         ("rows in the sync's table", sql.count_table()),
         ("the diff", diff.sql()),
         ("the diff, with every row of a duplicated key", diff.sql(duplicates=True)),
-        # marking dirty, then the write-back: the same statements, batch by batch
-        *staged,
+        # marking the keys read out dirty, batch by batch
+        *dirty,
         # once the keys are dirty, a new token for each run (a restored backup then differs)
         ("in one transaction: forget the sync's token", sql.delete_token()),
         ("in one transaction: the sync's new token", sql.insert_token(TOKEN)),
+        # the write-back at the run's end, batch by batch
+        *staged,
         # bcsync state reset
         *exists,
         ("does the sync's table exist", sql.table_exists(sync)),

@@ -93,6 +93,7 @@ def probe_rights(tables: PlannerTables) -> None:
                 session.execute(sql.create_table())
             session.query(sql.count_table())
             session.execute(sql.create_staging(probe))
+            session.execute(sql.dirty_staged(probe))
             session.execute(sql.delete_staged(probe))
             session.execute(sql.insert_staged(probe))
             raise _RolledBack

@@ -7,16 +7,17 @@ rows' quick hashes (``hash_sql.quick_hash``; invariants W1 and W2 in
 of the ledger copy each sync's table was last made consistent with; the snapshot keeps the same
 token (``Snapshot.warehouse_token``) until anything else writes it.
 
-Rows are replaced, never updated: each write is a DELETE of the keys then an INSERT of those
-that stay, from a staging table, in one transaction, which every SQL warehouse can do
-(no ``ON CONFLICT`` or ``MERGE`` needed, and no enforced primary key).
+Each write goes through a staging table, in one transaction: the write-back replaces rows (a
+DELETE of the keys, then an INSERT of those that stay), marking keys dirty updates the rows the
+diff found and inserts the keys it did not. Every SQL warehouse can do both (no ``ON CONFLICT``
+or ``MERGE`` needed, and no enforced primary key).
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -132,7 +133,29 @@ class PlannerTables:
             for offset in range(0, hashes.num_rows, BATCH_ROWS):
                 self._replace_batch(hashes.slice(offset, BATCH_ROWS))
 
-    def _replace_batch(self, batch: pa.Table) -> None:
+    def dirty(self, keys: pa.Table) -> None:
+        """Make these keys dirty (``pk``; ``new``: the table has no row for it, as the diff
+        that found them saw): rows updated in place, new keys inserted. ``BATCH_ROWS`` keys
+        per transaction."""
+        with self.named_in_full():
+            for offset in range(0, keys.num_rows, BATCH_ROWS):
+                batch = keys.slice(offset, BATCH_ROWS)
+                nulls = pa.nulls(batch.num_rows, pa.string())
+                staged = pa.table(
+                    {"pk": batch["pk"], "row_hash": nulls, "keep": batch["new"]}
+                )  # keep: the keys to insert
+                self._with_staging(staged, self._dirty_staged)
+
+    def _dirty_staged(self, staging: str, batch: pa.Table) -> None:
+        statements, session = self.statements, self.session
+        new = batch["keep"].to_pylist()
+        if not all(new):
+            session.execute(statements.dirty_staged(staging))  # a new key has no row to touch
+        if any(new):
+            session.execute(statements.insert_staged(staging))
+
+    def _with_staging(self, batch: pa.Table, write: Callable[[str, pa.Table], None]) -> None:
+        """``write`` (staging table name, batch) in one transaction, ``batch`` staged."""
         staging = f"bcsync_staging_{uuid.uuid4().hex[:12]}"
         statements, session = self.statements, self.session
         session.execute(statements.create_staging(staging))
@@ -141,10 +164,16 @@ class PlannerTables:
                 self.sql(statements.staging(staging)), batch.select(["pk", "row_hash", "keep"])
             )
             with session.transaction():
-                session.execute(statements.delete_staged(staging))
-                session.execute(statements.insert_staged(staging))
+                write(staging, batch)
         finally:
             session.execute(statements.drop_staging(staging))
+
+    def _replace_batch(self, batch: pa.Table) -> None:
+        self._with_staging(batch, self._replace_staged)
+
+    def _replace_staged(self, staging: str, batch: pa.Table) -> None:
+        self.session.execute(self.statements.delete_staged(staging))
+        self.session.execute(self.statements.insert_staged(staging))
 
     def drop(self) -> bool:
         """Drop the sync's table and token; whether there was a table."""

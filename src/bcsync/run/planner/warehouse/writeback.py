@@ -30,11 +30,15 @@ def _keys_sql(diff: str) -> str:
 
 
 def mark_dirty(tables: PlannerTables, conn: duckdb.DuckDBPyConnection, diff: str) -> None:
-    """Every candidate and gone key of the diff dirty (NULL hash) in the warehouse."""
+    """Every candidate and gone key of the diff dirty (NULL hash) in the warehouse: the keys
+    the table has (the diff saw them there: ``bcsync_known``) in place, the others inserted."""
     keys = conn.sql(
-        f"SELECT pk, NULL::VARCHAR AS row_hash, TRUE AS keep FROM ({_keys_sql(diff)})"
+        f"""SELECT coalesce(bcsync_pk, bcsync_known) AS pk,
+                   bool_and(bcsync_known IS NULL) AS new
+            FROM temp.{diff} WHERE coalesce(bcsync_pk, bcsync_known) IS NOT NULL
+            GROUP BY 1 ORDER BY 1"""
     ).to_arrow_table()
-    tables.replace(keys)
+    tables.dirty(keys)
 
 
 def write_back(
