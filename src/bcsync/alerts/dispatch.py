@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from bcsync.alerts import email, pagerduty, slack, sms
 from bcsync.alerts.delivery import DEFAULT_RETRY, Delivery, Outgoing, send_with_retries
 from bcsync.alerts.messages import AlertMessage, channel_test_message, compose
 from bcsync.alerts.redaction import Redactor, project_secrets, redacted_http_logs
@@ -40,14 +39,23 @@ LOG = logging.getLogger("bcsync.alerts")
 def outgoing_for(
     channel: Channel, message: AlertMessage, http: httpx.Client, policy: RetryPolicy
 ) -> list[Outgoing]:
-    """The independent sends that carry ``message`` through ``channel``."""
+    """The independent sends that carry ``message`` through ``channel``. Each channel's module
+    loads when a message goes through it: most runs send none, and email's needs smtplib."""
     if isinstance(channel, SlackChannel):
+        from bcsync.alerts import slack
+
         return slack.outgoing(channel, message, http)
     if isinstance(channel, PagerDutyChannel):
+        from bcsync.alerts import pagerduty
+
         return pagerduty.outgoing(channel, message, http)
     if isinstance(channel, SmsChannel):
+        from bcsync.alerts import sms
+
         return sms.outgoing(channel, message, http)
     if isinstance(channel, EmailChannel):
+        from bcsync.alerts import email
+
         return email.outgoing(channel, message, policy.timeout)
     raise TypeError(f"unknown channel type {type(channel).__name__}")
 
@@ -164,11 +172,11 @@ def send_test(
     redact = Redactor.of(project_secrets(config))
     message = channel_test_message(channel)
     with redacted_http_logs(redact), httpx.Client(timeout=policy.timeout) as http:
-        extra = (
-            [pagerduty.resolve(settings, message, http)]
-            if isinstance(settings, PagerDutyChannel)
-            else []
-        )
+        extra: list[Outgoing] = []
+        if isinstance(settings, PagerDutyChannel):
+            from bcsync.alerts import pagerduty
+
+            extra.append(pagerduty.resolve(settings, message, http))
         delivery = send_message(
             channel, settings, message, http=http, redact=redact, log=log, policy=policy,
             extra=extra,

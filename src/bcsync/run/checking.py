@@ -12,7 +12,6 @@ from bcsync.config.project import ProjectConfig, SyncConfig
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.destinations.bigcommerce.session import StoreSession
 from bcsync.errors import BcsyncError
-from bcsync.run.planner.warehouse.rights import planner_problems
 from bcsync.run.preflight import located, missing_columns, model_types
 from bcsync.run.results import CheckReport
 from bcsync.state.check import store_problems
@@ -26,6 +25,9 @@ def check_store(config: ProjectConfig) -> CheckReport:
 
 async def check_sync(config: ProjectConfig, sync: SyncConfig, session: StoreSession) -> CheckReport:
     """One sync's report: static problems, missing columns, access, and the mapping."""
+    # Here, not at the top: the engine imports this module, and a run needs no rights probe.
+    from bcsync.run.planner.warehouse.rights import planner_problems
+
     async with session:
         obj = object_for(sync, session.client)
         problems = located(config, sync, obj.static_problems(), named=False)

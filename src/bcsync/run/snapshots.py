@@ -11,18 +11,20 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from bcsync.config.database_url import parse_store_url
 from bcsync.config.project import ProjectConfig, SyncConfig
 from bcsync.errors import BcsyncError
 from bcsync.run.planner import ChangeSet, plan
-from bcsync.run.planner.warehouse.planner import WarehousePlan, plan_in_warehouse
-from bcsync.run.planner.warehouse.tables import PlannerTables
 from bcsync.run.preflight import hashed_columns, mapping_text
 from bcsync.run.snapshot import Snapshot, snapshot_path
 from bcsync.state import RunStore
 from bcsync.warehouse import open_warehouse
 from bcsync.warehouse.session import WarehouseSession, open_session
+
+if TYPE_CHECKING:  # the warehouse planner loads only for a sync planned there (``planner``)
+    from bcsync.run.planner.warehouse.planner import WarehousePlan
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,8 @@ class Snapshots:
         however it ends (a failed write-back then leaves them dirty, never wrong). The
         warehouse session is closed while rows are sent: a DuckDB warehouse file stays free
         for other readers meanwhile."""
+        from bcsync.run.planner.warehouse.planner import plan_in_warehouse
+
         session = self._session()
         try:
             planned = plan_in_warehouse(
@@ -184,6 +188,8 @@ class Snapshots:
 
     def drop_planner_table(self, sync: str) -> None:
         """Drop the sync's table of hashes and its token from the warehouse."""
+        from bcsync.run.planner.warehouse.tables import PlannerTables
+
         session = self._session()
         try:
             PlannerTables(session, self.config.planner_schema, sync).drop()

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.pool import NullPool
 
 from bcsync.destinations.bigcommerce.ratelimit import Governors, Pacing, QuotaPacer, store_id
@@ -94,6 +93,10 @@ class QuotaRow:
             with conn.begin():
                 state = conn.execute(select).scalar()
                 if state is None:
+                    # Only ever on PostgreSQL, whose dialect is loaded by then: not imported
+                    # at the top, where every SQLite run would pay for it.
+                    from sqlalchemy.dialects import postgresql
+
                     conn.execute(
                         postgresql.insert(store_quotas)
                         .values(store_key=self.key, state={}, updated_at=datetime.now(UTC))
