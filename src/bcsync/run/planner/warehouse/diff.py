@@ -34,6 +34,10 @@ _MODEL = "bcsync_model_sql"  # stands in for the model's SQL while sqlglot write
 # The diff's own columns, beside the model's carried ones in one row: a model column of the same
 # name (DuckDB: in any case) would be read as the other, and its value sent (hostile tests).
 RESERVED = ("bcsync_pk", "bcsync_hash", "bcsync_present", "bcsync_known")
+# Rows per batch read out of the diff: PostgreSQL's rows pass through Python objects on their
+# way to Arrow, ~0.7 KB a row of 10 columns, so the reader's default 65,536 held ~45 MB at once
+# (a sixth of the 10M-row benchmark's peak, issue 14).
+BATCH_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,9 @@ def read_diff(
     tables, session, carried = query.tables, query.tables.session, query.carried
     scanned = int(session.query(tables.statements.count_model(query.model))[0][0])
     table = f"bcsync_wdiff_{tag}"
-    decimals = _read(conn, tag, table, session.stream(query.sql()), carried, report)
+    decimals = _read(
+        conn, tag, table, session.stream(query.sql(), batch_rows=BATCH_ROWS), carried, report
+    )
     gone, candidates, known = conn.execute(
         f"""SELECT count(*) FILTER (WHERE bcsync_present IS NULL),
                    count(*) FILTER (WHERE bcsync_present),
@@ -85,7 +91,12 @@ def read_diff(
     if scanned != in_table - int(gone) - int(known) + int(candidates):
         conn.execute(f"DROP TABLE {table}")
         decimals = _read(
-            conn, tag, table, session.stream(query.sql(duplicates=True)), carried, report
+            conn,
+            tag,
+            table,
+            session.stream(query.sql(duplicates=True), batch_rows=BATCH_ROWS),
+            carried,
+            report,
         )
     _local_keys(conn, table, query.primary_key)
     report.scanned = scanned

@@ -34,8 +34,10 @@ from bcsync.warehouse.session import WarehouseSession
 # only the entries of the keys read out, but the scans that find them fill the buffer pool up to
 # its limit (the ledger's 1GB default made a 1%-changed 10M-entry plan peak at ~800 MB, issue
 # 14). What the plan holds grows with the keys read out (its temp tables and results), so the
-# limit does too, never above the snapshot's own.
-PLANNING_MEMORY_FLOOR = 128 * 2**20
+# limit does too, never above the snapshot's own. 96 MiB at least (128 MiB peaked at 324 MB on
+# the 10M-row benchmark, 96 MiB at 292); 512 bytes a key ran out of memory on a 167,000-key
+# diff in the tests (DuckDB does not spill every temp table), 1 KiB does not.
+PLANNING_MEMORY_FLOOR = 96 * 2**20
 PLANNING_MEMORY_PER_KEY = 1024
 _UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
