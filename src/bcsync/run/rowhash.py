@@ -253,7 +253,11 @@ def quick_hash_sql(columns: Sequence[tuple[str, str, DuckDBPyType]]) -> str:
     """
     parts = []
     for _, expr, dtype in sorted(columns, key=lambda c: c[0]):
-        if dtype.id in _QUICK_AS_IS and not is_json(dtype):
+        if dtype.id == "varchar" and not is_json(dtype):
+            # hash() follows a column's collation: under NOCASE 'Ab' and 'ab' hashed alike.
+            # The binary collation hashes the bytes, as hash() of an uncollated string does.
+            parts.append(f'({expr}) COLLATE "binary"')
+        elif dtype.id in _QUICK_AS_IS and not is_json(dtype):
             parts.append(expr)
         else:
             parts.append(field_sql(canonical_sql(expr, dtype), dtype))

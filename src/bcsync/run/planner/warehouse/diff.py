@@ -14,6 +14,7 @@ the local classifier to list as invalid.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,9 @@ from bcsync.run.planner.warehouse.tables import PlannerTables
 from bcsync.run.rowhash import canonical_sql, quote_ident
 from bcsync.warehouse.base import model_select
 
-_MODEL = "bcsync_model_sql"  # stands in for the model's SQL while sqlglot writes the query
+# Stands in for the model's SQL while sqlglot writes a query; drawn afresh by each process, so
+# that no text of the user's in the query (a mapping naming a field so) is taken for it.
+_MODEL = f"bcsync_model_{uuid.uuid4().hex}"
 # The diff's own columns, beside the model's carried ones in one row: a model column of the same
 # name (DuckDB: in any case) would be read as the other, and its value sent (hostile tests).
 RESERVED = ("bcsync_pk", "bcsync_hash", "bcsync_present", "bcsync_known")
