@@ -23,7 +23,6 @@ from typing import Any
 
 from bcsync.alerts import notify_run
 from bcsync.config.project import ProjectConfig, SyncConfig
-from bcsync.destinations.bigcommerce import tls
 from bcsync.destinations.bigcommerce.calls import ApiCall
 from bcsync.destinations.bigcommerce.objects import object_for
 from bcsync.destinations.bigcommerce.session import StoreSession, Transport
@@ -69,8 +68,6 @@ class Engine:
         self.config = config
         self.observers = list(observers)
         self.transport = transport  # the HTTP seam: tests pass one that checks the contract
-        if transport is None:
-            tls.prepare()  # built while the run store opens, ready for the first client
         self.snapshots = Snapshots(config)
         # One per store, shared by every command of this engine; with a PostgreSQL run store each
         # store's quota is also shared with every other process using it.

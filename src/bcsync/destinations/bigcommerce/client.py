@@ -37,7 +37,6 @@ from urllib.parse import unquote
 import httpx
 
 from bcsync import __version__
-from bcsync.destinations.bigcommerce import tls
 from bcsync.destinations.bigcommerce.calls import REDACTED, ApiCall
 from bcsync.destinations.bigcommerce.error_bodies import bigcommerce_message
 from bcsync.destinations.bigcommerce.ratelimit import RateGovernor
@@ -114,11 +113,7 @@ class BigCommerceClient:
         self._token = access_token
         self._user_agent = user_agent
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.retry.timeout),
-            transport=transport,
-            # A transport of the caller's brings its own TLS; httpx's own one gets the shared
-            # context (``tls``), already built by the time a run makes its client.
-            verify=tls.context() if transport is None else True,
+            timeout=httpx.Timeout(self.retry.timeout), transport=transport
         )
         self._clock_offset: dt.timedelta | None = None  # the store's clock minus ours
 
