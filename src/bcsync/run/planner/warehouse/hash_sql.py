@@ -16,10 +16,14 @@ benchmark); the quick hash about 4. A quick hash must never call two rows equal 
 texts differ (``test_warehouse_quick_hash`` holds it to that on real PostgreSQL and DuckDB), so
 PostgreSQL hashes numbers, dates, timestamps, booleans and bytes as their binary form (its own
 typed hashes are coarse: see ``_POSTGRES_SEND``), text cast to ``text COLLATE "C"`` (a
-``citext`` or nondeterministic collation would call ``'A'`` and ``'a'`` equal), and every other
-kind (intervals: ``1 mon`` = ``30 days``; JSON, arrays, time) as its canonical field text. A
-quick hash finer than the canonical text (``1.0`` and ``1.00``, ``-0.0`` and ``0.0``) only costs
-a re-read. Snowflake and BigQuery keep the md5 as their quick hash (untested there).
+``citext`` or nondeterministic collation would call ``'A'`` and ``'a'`` equal) with its stored
+size (the cast drops a ``char(n)``'s padding), and every other kind (intervals: ``1 mon`` =
+``30 days``; JSON, arrays, time) as its canonical field text; DuckDB hashes strings under the
+binary collation (``NOCASE`` hashed ``'Ab'`` as ``'ab'``) and an ENUM by its label. The hashed
+columns' types are part of every quick hash (DuckDB's ``hash()`` of 150 is that of 1.50).
+``test_warehouse_quick_hash_reader_*`` hold it to the values the reader hands over. A quick hash
+finer than the canonical text (``1.0`` and ``1.00``, ``-0.0`` and ``0.0``) only costs a
+re-read. Snowflake and BigQuery keep the md5 as their quick hash (untested there).
 The md5 stays for one job: when the table is rebuilt from the ledger (whose hashes are local
 md5s), each row whose model row still has its md5 gets its quick hash (``rehash`` in ``diff``),
 so switching planner reads nothing out.
@@ -69,9 +73,12 @@ there. Snowflake and BigQuery are written from their documentation and only chec
 back (tests/run/golden/); their float and time texts are not claimed exact.
 PostgreSQL: needs 14 or later (``hash_record_extended``; ``trim_scale`` needs 13).
 
-Known limits (each costs a re-read, never a wrong result): PostgreSQL ``char(n)`` (the reader
-keeps the padding, the cast drops it) and other types read as strings whose driver text differs
-from the server's cast; dates and timestamps outside years 1-9999.
+Known limits of the md5 (each costs a re-read): PostgreSQL ``char(n)`` (the reader keeps the
+padding, the cast drops it) and other types read as strings whose driver text differs from the
+server's cast; dates and timestamps outside years 1-9999. One is worse: a rebuild from the
+ledger (``rehash``) trusts the md5, so a ``char(n)`` value that had no padding and gained some
+by a widened column in the same switch of planner is taken as unchanged (not fixed: the md5
+would have to read ``char(n)`` as its output text, ``format('%s', …)``).
 """
 
 from __future__ import annotations
