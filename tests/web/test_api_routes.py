@@ -38,7 +38,7 @@ def poll(server: Any, run_id: str, timeout: float = 60) -> dict[str, Any]:
         answer = httpx.get(server.url(f"/api/v1/runs/{run_id}"))
         assert answer.status_code == 200, answer.text
         run: dict[str, Any] = answer.json()
-        if not run["running"]:
+        if run["finished"]:  # not "running": a queued run is neither
             return run
         assert time.monotonic() < deadline, f"run {run_id} still {run['status']}"
         time.sleep(0.2)

@@ -46,7 +46,7 @@ def wait_for_run(server: Any, run_id: str, headers: dict[str, str]) -> dict[str,
         run: dict[str, Any] = httpx.get(
             server.url(f"/api/v1/runs/{run_id}"), headers=headers
         ).json()
-        if not run["running"]:
+        if run["finished"]:  # not "running": a queued run is neither
             return run
         assert time.monotonic() < deadline
         time.sleep(0.2)

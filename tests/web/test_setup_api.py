@@ -189,7 +189,7 @@ def test_from_bcsync_init_to_a_run_without_an_editor(tmp_path: Path, emulator: A
     assert run.status_code == 202, run.text
     run_id = run.json()["run_id"]
     deadline = time.monotonic() + 60
-    while (state := call(server, "GET", f"/api/v1/runs/{run_id}").json())["running"]:
+    while not (state := call(server, "GET", f"/api/v1/runs/{run_id}").json())["finished"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert state["status"] == "success", state
@@ -390,7 +390,8 @@ def test_schedules_start_once_the_project_is_set_up_in_the_browser(
     while True:
         syncs = call(server, "GET", "/api/v1/syncs").json()["syncs"]
         vip = next(sync for sync in syncs if sync["name"] == "vip")
-        if vip["last_run"] is not None and not vip["last_run"]["running"]:
+        # finished, not "not running": the scheduler's run is first queued, then runs
+        if vip["last_run"] is not None and vip["last_run"]["finished"]:
             break
         assert time.monotonic() < deadline, vip
         time.sleep(0.5)

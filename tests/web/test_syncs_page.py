@@ -46,7 +46,7 @@ def wait_for_run(server: Any, run_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
         run: dict[str, Any] = httpx.get(server.url(f"/api/v1/runs/{run_id}")).json()
-        if not run["running"]:
+        if run["finished"]:  # not "running": a queued run is neither
             return run
         assert time.monotonic() < deadline, f"run {run_id} is still {run['status']}"
         time.sleep(0.2)

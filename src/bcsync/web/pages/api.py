@@ -42,6 +42,7 @@ class RunSummary(BaseModel):
     status: str
     trigger: str | None
     running: bool
+    finished: bool  # a final status; a queued run is neither running nor finished
     started_at: datetime
     finished_at: datetime | None
     counts: dict[str, int]
@@ -54,6 +55,7 @@ class RunSummary(BaseModel):
             status=str(run.status),
             trigger=run.trigger,
             running=run.running,
+            finished=run.status in FINISHED,
             started_at=run.started_at,
             finished_at=run.finished_at,
             counts=dict(run.counts),
