@@ -24,6 +24,7 @@ import sqlglot
 from bcsync.config.project import ModelConfig
 from bcsync.run.planner.warehouse import listing
 from bcsync.run.planner.warehouse.diff import prepare_diff, read_diff
+from bcsync.run.planner.warehouse.hash_sql import QUICK_SCHEME
 from bcsync.run.planner.warehouse.report import PlannerReport
 from bcsync.run.planner.warehouse.statements import DIALECTS, PlannerSql
 from bcsync.run.planner.warehouse.tables import PlannerTables
@@ -125,7 +126,7 @@ def test_what_the_planner_sends_is_what_the_listing_holds(tmp_path: Path) -> Non
     try:
         assert tables.token() is None
         query = prepare_diff(tables, MODEL, carried=["id", *HASHED], hashed=HASHED, mapping=MAPPING)
-        tables.bootstrap(pa.table({"pk": ["1", "9"], "row_hash": [None, "h"]}), query.rehash())
+        tables.bootstrap(pa.table({"pk": ["1", "9"], "row_hash": [None, "h"]}), query.rebuild)
         read_diff(query, local, "t1", PlannerReport("warehouse"), in_table=tables.count())
         keys = pa.table({"pk": ["1", "2", "9"], "row_hash": ["h1", None, None]})
         tables.replace(keys.append_column("keep", pa.array([True, True, False])))
@@ -137,6 +138,6 @@ def test_what_the_planner_sends_is_what_the_listing_holds(tmp_path: Path) -> Non
     listed = {sql for _, sql in statements("duckdb")}
     for sql in session.sent:
         sql = re.sub(r"bcsync_staging_[0-9a-f]{12}", listing.STAGING, sql)
-        sql = re.sub(r"'bcsync-quick-1:[0-9a-f]{32}'", f"'{listing.TOKEN}'", sql)
+        sql = re.sub(rf"'{QUICK_SCHEME}:[0-9a-f]{{32}}'", f"'{listing.TOKEN}'", sql)
         assert sql in listed
     assert len(set(session.sent)) >= 15

@@ -155,16 +155,29 @@ def test_duckdb_quick_hashes_are_never_coarser_than_the_canonical_text(tmp_path:
     check_columns(run, "duckdb", schema, [n for n in columns if not n.startswith("k")])
 
 
-def test_the_mapping_and_the_scheme_are_part_of_the_quick_hash() -> None:
+def test_the_mapping_and_the_scheme_are_part_of_the_quick_hash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """They go in as a digest (PostgreSQL's seed, DuckDB's first field), so a new mapping or
+    scheme makes every hash of a row differ: checked on DuckDB's values."""
     columns = [("email", pa.string()), ("ltv", pa.decimal128(10, 2))]
-    for dialect in ("postgres", "duckdb"):
-        one = hash_sql.render(
-            hash_sql.quick_hash(columns, "a", table="q", dialect=dialect), dialect
+
+    def sql(mapping: str, dialect: str) -> str:
+        return hash_sql.render(
+            hash_sql.quick_hash(columns, mapping, table="q", dialect=dialect), dialect
         )
-        other = hash_sql.render(
-            hash_sql.quick_hash(columns, "b", table="q", dialect=dialect), dialect
-        )
-        assert one != other and hash_sql.QUICK_SCHEME in one
+
+    before = {dialect: sql("a", dialect) for dialect in ("postgres", "duckdb")}
+    monkeypatch.setattr(hash_sql, "QUICK_SCHEME", "bcsync-quick-0")
+    for dialect, one in before.items():
+        assert len({one, sql("b", dialect), sql("a", dialect)}) == 3, dialect
+    with duckdb.connect() as conn:
+        row = "(SELECT 'a@x.io' AS email, 1.50::DECIMAL(10,2) AS ltv) AS q"
+        values = {
+            conn.execute(f"SELECT {s} FROM {row}").fetchone()[0]
+            for s in (before["duckdb"], sql("b", "duckdb"), sql("a", "duckdb"))
+        }
+        assert len(values) == 3
     # Snowflake and BigQuery keep the md5 (untested against the real services).
     for dialect in ("snowflake", "bigquery"):
         quick = hash_sql.quick_hash(columns, "a", table="q", dialect=dialect)

@@ -46,7 +46,7 @@ CREATE TABLE `bcsync_planner`.`vip customers` (pk STRING, row_hash STRING, PRIMA
 -- (the ledger's keys and hashes are uploaded into it)
 
 -- the sync's new token
-INSERT INTO `bcsync_planner`.`bcsync_tokens` (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO `bcsync_planner`.`bcsync_tokens` (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- the model's columns
 SELECT * FROM `analytics`.`customers` LIMIT 0;
@@ -81,7 +81,7 @@ DROP TABLE IF EXISTS `bcsync_planner`.`bcsync_staging_0123456789ab`;
 DELETE FROM `bcsync_planner`.`bcsync_tokens` WHERE sync = 'vip customers';
 
 -- in one transaction: the sync's new token
-INSERT INTO `bcsync_planner`.`bcsync_tokens` (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO `bcsync_planner`.`bcsync_tokens` (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- stage a batch of keys
 CREATE TABLE `bcsync_planner`.`bcsync_staging_0123456789ab` (pk STRING, row_hash STRING, keep BOOL);

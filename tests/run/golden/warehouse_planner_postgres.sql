@@ -32,15 +32,21 @@ DELETE FROM "bcsync_planner"."bcsync_tokens" WHERE sync = 'vip customers';
 DROP TABLE IF EXISTS "bcsync_planner"."vip customers";
 
 -- create the sync's table
-CREATE TABLE "bcsync_planner"."vip customers" (pk TEXT PRIMARY KEY, row_hash TEXT);
+CREATE TABLE "bcsync_planner"."vip customers" (pk TEXT PRIMARY KEY, row_hash TEXT) WITH (fillfactor = 90);
 
--- (the ledger's keys and hashes are uploaded into it)
+-- stage the ledger's keys and hashes
+CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk TEXT, row_hash TEXT, keep BOOLEAN);
 
--- the hashes the model still has become its rows' quick hashes
-UPDATE "bcsync_planner"."vip customers" AS s SET row_hash = CAST(HASH_RECORD_EXTENDED(ROW(CAST('bcsync-quick-1|email->email;ltv->attributes.LTV|email:string;ltv:decimal128(10, 2)' AS TEXT), CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), 0) AS TEXT) FROM (SELECT * FROM "analytics"."customers") AS q WHERE s.pk = CAST("q"."id" AS TEXT) AND s.row_hash = MD5(CONCAT_WS(CHR(31), 'email->email;ltv->attributes.LTV', COALESCE(REPLACE(REPLACE(CAST("q"."email" AS TEXT), '\', '\\'), CHR(31), '\u'), '\N'), COALESCE(CAST(TRIM_SCALE("q"."ltv") AS TEXT), '\N')));
+-- (the ledger's keys and hashes are uploaded into the staging table)
+
+-- fill the table: the hashes the model still has as its rows' quick hashes
+INSERT INTO "bcsync_planner"."vip customers" (pk, row_hash) SELECT s.pk, CASE WHEN s.row_hash = MD5(CONCAT_WS(CHR(31), 'email->email;ltv->attributes.LTV', COALESCE(REPLACE(REPLACE(CAST("q"."email" AS TEXT), '\', '\\'), CHR(31), '\u'), '\N'), COALESCE(CAST(TRIM_SCALE("q"."ltv") AS TEXT), '\N'))) THEN CAST(HASH_RECORD_EXTENDED(ROW(CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), CAST(6986171084594429742 AS BIGINT)) AS TEXT) END FROM bcsync_staging_0123456789ab AS s LEFT JOIN (SELECT * FROM "analytics"."customers") AS q ON s.pk = CAST("q"."id" AS TEXT) ON CONFLICT(pk) DO NOTHING;
+
+-- drop the staging table
+DROP TABLE IF EXISTS bcsync_staging_0123456789ab;
 
 -- the sync's new token
-INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- the model's columns
 SELECT * FROM "analytics"."customers" LIMIT 0;
@@ -52,10 +58,10 @@ SELECT COUNT(*) FROM (SELECT * FROM "analytics"."customers") AS bcsync_q;
 SELECT COUNT(*) FROM "bcsync_planner"."vip customers";
 
 -- the diff
-SELECT m.bcsync_pk, m.bcsync_hash, m.bcsync_present, "m"."id", "m"."email", "m"."ltv", s.pk AS bcsync_known FROM (SELECT CAST("q"."id" AS TEXT) AS bcsync_pk, CAST(HASH_RECORD_EXTENDED(ROW(CAST('bcsync-quick-1|email->email;ltv->attributes.LTV|email:string;ltv:decimal128(10, 2)' AS TEXT), CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), 0) AS TEXT) AS bcsync_hash, TRUE AS bcsync_present, "q"."id", "q"."email", "q"."ltv" FROM (SELECT * FROM "analytics"."customers") AS q) AS m FULL OUTER JOIN "bcsync_planner"."vip customers" AS s ON s.pk = m.bcsync_pk WHERE m.bcsync_present IS NULL OR s.pk IS NULL OR s.row_hash IS NULL OR s.row_hash <> m.bcsync_hash;
+SELECT m.bcsync_pk, m.bcsync_hash, m.bcsync_present, "m"."id", "m"."email", "m"."ltv", s.pk AS bcsync_known FROM (SELECT CAST("q"."id" AS TEXT) AS bcsync_pk, CAST(HASH_RECORD_EXTENDED(ROW(CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), CAST(6986171084594429742 AS BIGINT)) AS TEXT) AS bcsync_hash, TRUE AS bcsync_present, "q"."id", "q"."email", "q"."ltv" FROM (SELECT * FROM "analytics"."customers") AS q) AS m FULL OUTER JOIN "bcsync_planner"."vip customers" AS s ON s.pk = m.bcsync_pk WHERE m.bcsync_present IS NULL OR s.pk IS NULL OR s.row_hash IS NULL OR s.row_hash <> m.bcsync_hash;
 
 -- the diff, with every row of a duplicated key
-SELECT m.bcsync_pk, m.bcsync_hash, m.bcsync_present, "m"."id", "m"."email", "m"."ltv", s.pk AS bcsync_known FROM (SELECT CAST("q"."id" AS TEXT) AS bcsync_pk, CAST(HASH_RECORD_EXTENDED(ROW(CAST('bcsync-quick-1|email->email;ltv->attributes.LTV|email:string;ltv:decimal128(10, 2)' AS TEXT), CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), 0) AS TEXT) AS bcsync_hash, TRUE AS bcsync_present, "q"."id", "q"."email", "q"."ltv" FROM (SELECT * FROM "analytics"."customers") AS q) AS m FULL OUTER JOIN "bcsync_planner"."vip customers" AS s ON s.pk = m.bcsync_pk WHERE (m.bcsync_present IS NULL OR s.pk IS NULL OR s.row_hash IS NULL OR s.row_hash <> m.bcsync_hash) OR m.bcsync_pk IN (SELECT CAST("q"."id" AS TEXT) AS pk FROM (SELECT * FROM "analytics"."customers") AS q GROUP BY CAST("q"."id" AS TEXT) HAVING COUNT(*) > 1);
+SELECT m.bcsync_pk, m.bcsync_hash, m.bcsync_present, "m"."id", "m"."email", "m"."ltv", s.pk AS bcsync_known FROM (SELECT CAST("q"."id" AS TEXT) AS bcsync_pk, CAST(HASH_RECORD_EXTENDED(ROW(CAST("q"."email" AS TEXT) COLLATE "C", PG_COLUMN_SIZE("q"."email"), NUMERIC_SEND(CAST("q"."ltv" AS DECIMAL))), CAST(6986171084594429742 AS BIGINT)) AS TEXT) AS bcsync_hash, TRUE AS bcsync_present, "q"."id", "q"."email", "q"."ltv" FROM (SELECT * FROM "analytics"."customers") AS q) AS m FULL OUTER JOIN "bcsync_planner"."vip customers" AS s ON s.pk = m.bcsync_pk WHERE (m.bcsync_present IS NULL OR s.pk IS NULL OR s.row_hash IS NULL OR s.row_hash <> m.bcsync_hash) OR m.bcsync_pk IN (SELECT CAST("q"."id" AS TEXT) AS pk FROM (SELECT * FROM "analytics"."customers") AS q GROUP BY CAST("q"."id" AS TEXT) HAVING COUNT(*) > 1);
 
 -- stage a batch of keys
 CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk TEXT, row_hash TEXT, keep BOOLEAN);
@@ -75,7 +81,7 @@ DROP TABLE IF EXISTS bcsync_staging_0123456789ab;
 DELETE FROM "bcsync_planner"."bcsync_tokens" WHERE sync = 'vip customers';
 
 -- in one transaction: the sync's new token
-INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- stage a batch of keys
 CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk TEXT, row_hash TEXT, keep BOOLEAN);

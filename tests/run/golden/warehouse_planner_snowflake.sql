@@ -37,7 +37,7 @@ CREATE TABLE "bcsync_planner"."vip customers" (pk VARCHAR PRIMARY KEY, row_hash 
 -- (the ledger's keys and hashes are uploaded into it)
 
 -- the sync's new token
-INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- the model's columns
 SELECT * FROM "ANALYTICS"."CUSTOMERS" LIMIT 0;
@@ -72,7 +72,7 @@ DROP TABLE IF EXISTS bcsync_staging_0123456789ab;
 DELETE FROM "bcsync_planner"."bcsync_tokens" WHERE sync = 'vip customers';
 
 -- in one transaction: the sync's new token
-INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-1:0123456789abcdef0123456789abcdef');
+INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 
 -- stage a batch of keys
 CREATE TEMPORARY TABLE bcsync_staging_0123456789ab (pk VARCHAR, row_hash VARCHAR, keep BOOLEAN);

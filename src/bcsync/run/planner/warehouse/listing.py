@@ -54,7 +54,7 @@ def planner_statements(
         mapping,
         select,
     )
-    rehash = diff.rehash()
+    rebuild = diff.rebuild(STAGING)
     exists: list[tuple[str, str]] = []
     if dialect == "bigquery":  # its TABLES view is per dataset: the dataset is looked for first
         exists.append(("does the planner's schema exist", sql.schema_exists()))
@@ -98,11 +98,18 @@ def planner_statements(
         ("forget the sync's old token", sql.delete_token()),
         ("drop the sync's table", sql.drop_table()),
         ("create the sync's table", sql.create_table()),
-        ("(the ledger's keys and hashes are uploaded into it)", ""),
         *(
-            [("the hashes the model still has become its rows' quick hashes", rehash)]
-            if rehash
-            else []
+            [
+                ("stage the ledger's keys and hashes", sql.create_staging(STAGING)),
+                ("(the ledger's keys and hashes are uploaded into the staging table)", ""),
+                (
+                    "fill the table: the hashes the model still has as its rows' quick hashes",
+                    rebuild,
+                ),
+                ("drop the staging table", sql.drop_staging(STAGING)),
+            ]
+            if rebuild
+            else [("(the ledger's keys and hashes are uploaded into it)", "")]
         ),
         ("the sync's new token", sql.insert_token(TOKEN)),
         # the diff

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -121,7 +121,7 @@ def _plan(
     token = snapshot.warehouse_token()
     in_table = tables.count() if current(token) and tables.token() == token else None
     if in_table is None or in_table < _held(snapshot):
-        bootstrap(tables, snapshot, query.rehash())
+        bootstrap(tables, snapshot, query.rebuild)
         in_table = tables.count()
     conn = snapshot.connection
     tag = uuid.uuid4().hex[:12]
@@ -179,9 +179,11 @@ def _plan(
     return WarehousePlan(changes, report, tables, snapshot, diff, classified.table, entries, own)
 
 
-def bootstrap(tables: PlannerTables, snapshot: Snapshot, rehash: str | None) -> None:
+def bootstrap(
+    tables: PlannerTables, snapshot: Snapshot, rebuild: Callable[[str], str | None]
+) -> None:
     """Rebuild the sync's table from the ledger: every entry but tombstones, with its hash when
-    it is synced and nothing is in flight (else dirty), made a quick hash by ``rehash`` where
+    it is synced and nothing is in flight (else dirty), made a quick hash by ``rebuild`` where
     the model still has that row, and give both sides a new token."""
     snapshot.set_warehouse_token(None)
     hashes = snapshot.connection.sql(
@@ -190,7 +192,7 @@ def bootstrap(tables: PlannerTables, snapshot: Snapshot, rehash: str | None) -> 
             FROM {snapshot.relation().table} WHERE status <> 'released' ORDER BY pk"""
     ).to_arrow_reader(BATCH_ROWS)
     try:
-        token = tables.bootstrap(hashes, rehash)
+        token = tables.bootstrap(hashes, rebuild)
     finally:
         hashes.close()
     snapshot.set_warehouse_token(token)

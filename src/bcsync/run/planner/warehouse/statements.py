@@ -124,7 +124,12 @@ class PlannerSql:
         return self._create(self.tokens(), ("sync", "token"), not_null="token")
 
     def create_table(self) -> str:
-        return self._create(self.table(), ("pk", "row_hash"))
+        created = self._create(self.table(), ("pk", "row_hash"))
+        if self.dialect == "postgres":
+            # Room on every page: a run's dirty marks update its keys' rows in place, and with
+            # room beside them PostgreSQL updates them without new index entries (HOT).
+            created += " WITH (fillfactor = 90)"
+        return created
 
     def drop_table(self) -> str:
         return self.render(exp.Drop(tables=[self.table()], kind="TABLE", exists=True))

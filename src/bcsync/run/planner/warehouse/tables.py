@@ -88,16 +88,23 @@ class PlannerTables:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def bootstrap(self, hashes: pa.Table | pa.RecordBatchReader, rehash: str | None) -> str:
-        """Make the sync's table ``hashes`` (``pk``, ``row_hash``: the ledger's md5s; a reader is
-        uploaded batch by batch, so a ledger of any size fits in memory), turn the
-        md5s still true of the model into quick hashes by ``rehash`` (``DiffQuery.rehash``),
-        and return the table's new token.
+    def bootstrap(
+        self,
+        hashes: pa.Table | pa.RecordBatchReader,
+        rebuild: Callable[[str], str | None],
+    ) -> str:
+        """Make the sync's table from ``hashes`` (``pk``, ``row_hash``: the ledger's md5s; a
+        reader is uploaded batch by batch, so a ledger of any size fits in memory) and return
+        its new token. ``rebuild`` (``DiffQuery.rebuild``) gives the statement that fills the
+        table from the md5s staged in a table of that name, turning those still true of the
+        model into quick hashes; where it gives None, the md5s are uploaded into the table.
 
         The old token goes first and the new one is written last, so a bootstrap cut short
         leaves tokens that differ and the next run bootstraps again."""
         statements, session = self.statements, self.session
         token = new_token()
+        staging = f"bcsync_staging_{uuid.uuid4().hex[:12]}"
+        fill = rebuild(staging)
         with self.named_in_full():
             self._ensure_schema()
             self._check_ours()
@@ -105,11 +112,21 @@ class PlannerTables:
                 session.execute(statements.delete_token())
             session.execute(statements.drop_table())
             session.execute(statements.create_table())
-            batches = hashes.to_batches(BATCH_ROWS) if isinstance(hashes, pa.Table) else hashes
-            for batch in batches:
-                session.upload(self.name(), pa.Table.from_batches([batch]))
-            if rehash is not None:
-                session.execute(rehash)
+            into = self.name() if fill is None else self.sql(statements.staging(staging))
+            if fill is not None:
+                session.execute(statements.create_staging(staging))
+            try:
+                batches = hashes.to_batches(BATCH_ROWS) if isinstance(hashes, pa.Table) else hashes
+                for batch in batches:
+                    table = pa.Table.from_batches([batch])
+                    if fill is not None:  # the staging table's columns
+                        table = table.append_column("keep", pa.nulls(len(table), pa.bool_()))
+                    session.upload(into, table)
+                if fill is not None:
+                    session.execute(fill)
+            finally:
+                if fill is not None:
+                    session.execute(statements.drop_staging(staging))
             session.execute(statements.insert_token(token))
         return token
 
