@@ -156,10 +156,11 @@ def test_duckdb_quick_hashes_are_never_coarser_than_the_canonical_text(tmp_path:
 
 
 def test_the_mapping_and_the_scheme_are_part_of_the_quick_hash(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
-    """They go in as a digest (PostgreSQL's seed, DuckDB's first field), so a new mapping or
-    scheme makes every hash of a row differ: checked on DuckDB's values."""
+    """They go in as a digest (PostgreSQL's seed and first field, DuckDB's first field), so a
+    new mapping or scheme makes every hash of a row differ, one of NULLs too (a NULL field adds
+    nothing to PostgreSQL's record hash, whatever the seed): checked on the values of both."""
     columns = [("email", pa.string()), ("ltv", pa.decimal128(10, 2))]
 
     def sql(mapping: str, dialect: str) -> str:
@@ -169,15 +170,31 @@ def test_the_mapping_and_the_scheme_are_part_of_the_quick_hash(
 
     before = {dialect: sql("a", dialect) for dialect in ("postgres", "duckdb")}
     monkeypatch.setattr(hash_sql, "QUICK_SCHEME", "bcsync-quick-0")
-    for dialect, one in before.items():
-        assert len({one, sql("b", dialect), sql("a", dialect)}) == 3, dialect
-    with duckdb.connect() as conn:
-        row = "(SELECT 'a@x.io' AS email, 1.50::DECIMAL(10,2) AS ltv) AS q"
-        values = {
-            conn.execute(f"SELECT {s} FROM {row}").fetchone()[0]
-            for s in (before["duckdb"], sql("b", "duckdb"), sql("a", "duckdb"))
-        }
-        assert len(values) == 3
+    hashes = {
+        dialect: [one, sql("b", dialect), sql("a", dialect)] for dialect, one in before.items()
+    }
+    rows = {
+        "a row": "SELECT 'a@x.io' AS email, CAST(1.50 AS DECIMAL(10, 2)) AS ltv",
+        "a row of NULLs": "SELECT CAST(NULL AS TEXT) AS email, CAST(NULL AS DECIMAL(10, 2)) AS ltv",
+    }
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as pg, duckdb.connect() as local:
+            for what, row in rows.items():
+                values = {
+                    "postgres": {
+                        pg.exec_driver_sql(f"SELECT {h} FROM ({row}) AS q").scalar()
+                        for h in hashes["postgres"]
+                    },
+                    "duckdb": {
+                        local.execute(f"SELECT {h} FROM ({row}) AS q").fetchone()[0]  # type: ignore[index]
+                        for h in hashes["duckdb"]
+                    },
+                }
+                for dialect, found in values.items():
+                    assert len(found) == 3, (dialect, what, found)
+    finally:
+        engine.dispose()
     # Snowflake and BigQuery keep the md5 (untested against the real services).
     for dialect in ("snowflake", "bigquery"):
         quick = hash_sql.quick_hash(columns, "a", table="q", dialect=dialect)

@@ -396,8 +396,13 @@ def quick_hash(
     tag = hashlib.md5(f"{QUICK_SCHEME}|{mapping}|{types}".encode()).digest()
     if dialect == "duckdb":
         return _duckdb_quick(ordered, f"{QUICK_SCHEME}|{tag.hex()}", table)
-    seed = int.from_bytes(tag[:8], "big", signed=True)
-    parts: list[exp.Expr] = []
+    seed = exp.cast(
+        exp.Literal.number(int.from_bytes(tag[:8], "big", signed=True)),
+        exp.DataType.build("BIGINT"),
+    )
+    # And its first field: a NULL field adds nothing to the record's hash, whatever the seed,
+    # so a row of NULLs alone would hash alike under every mapping.
+    parts: list[exp.Expr] = [seed]
     for name, arrow_type in ordered:
         kind, column = kind_of(arrow_type), _column(name, table)
         if kind == "integer" and pa.types.is_decimal(arrow_type):
@@ -418,8 +423,7 @@ def quick_hash(
             field = RowField(this=column, kind=kind, duckdb_type=_duckdb_type(arrow_type))
             parts.append(for_dialect(field, dialect))
     row = exp.Anonymous(this="ROW", expressions=parts)
-    seeded = exp.cast(exp.Literal.number(seed), exp.DataType.build("BIGINT"))
-    hashed = exp.Anonymous(this="HASH_RECORD_EXTENDED", expressions=[row, seeded])
+    hashed = exp.Anonymous(this="HASH_RECORD_EXTENDED", expressions=[row, seed.copy()])
     return exp.cast(hashed, exp.DataType.build("text"))
 
 
