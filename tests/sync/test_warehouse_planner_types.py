@@ -201,8 +201,9 @@ def test_mapping_naming_the_placeholder(
 def test_switch_to_warehouse_with_a_duplicated_key(
     sync_project: SyncProject, emulator: Any, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    """Bootstrap's INSERT from the staged md5s joined to the model with two model rows of one key (one exact copy,
-    one differing): nothing sent twice, the key reported invalid, the rest untouched."""
+    """The rebuild's INSERT from the staged md5s joined to the model, with two model rows of one
+    key (one exact copy, one differing): nothing sent twice, the key reported invalid, the rest
+    untouched."""
     if kind == "postgres":
         sync_project.use_postgres_warehouse(request.getfixturevalue("postgres_url"))
     select = f"SELECT {COLUMNS}, first_name, tier FROM customers"
