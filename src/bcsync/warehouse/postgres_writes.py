@@ -25,6 +25,7 @@ from bcsync.warehouse.base import DEFAULT_BATCH_ROWS, guarded_reader
 from bcsync.warehouse.sqlalchemy import warehouse_engine
 
 _DENIED = re.compile(r"permission denied for (schema|table|relation|database|sequence) (\S+)")
+_NO_TEMP = "permission denied to create temporary tables"
 _NOT_OWNER = re.compile(r"must be owner of (table|relation|schema) (\S+)")
 
 
@@ -39,6 +40,12 @@ def permission_error(message: str, *, user: str, database: str) -> WarehouseErro
             f"{owned.group(2)}; to let bcsync manage it, run as its owner or a superuser: "
             f"ALTER {'SCHEMA' if owned.group(1) == 'schema' else 'TABLE'} "
             f"{_qualified(owned.group(2))} OWNER TO {role};"
+        )
+    if _NO_TEMP in message:  # bcsync stages keys in temporary tables (planner: warehouse)
+        return WarehouseError(
+            f"the warehouse refused role {user!r} temporary tables: {message}. To let bcsync "
+            "stage keys in them, run as the database's owner or a superuser: "
+            f"GRANT TEMPORARY ON DATABASE {_ident(database)} TO {role};"
         )
     found = _DENIED.search(message)
     kind, name = (found.group(1), found.group(2)) if found else ("", "")
