@@ -95,7 +95,7 @@ SELECT i,
        i % 2 = 0,
        timestamptz '2020-01-01 00:00:00+00' + make_interval(secs => i * 37),
        date '1950-01-01' + (i % 20000)::integer
-FROM generate_series(1, {rows}) AS t(i);
+FROM generate_series(1::bigint, {rows}) AS t(i);  -- bigint: i * 37 passes 2^31 at 58M rows
 ALTER TABLE customers ADD PRIMARY KEY (customer_key);
 ANALYZE customers;
 """
