@@ -62,6 +62,7 @@ SYNC = "customers"
 MEMORY_LIMIT = os.environ.get("BCSYNC_BENCH_MEMORY_LIMIT")
 POSTMASTER_PID: int | None = None  # the embedded server's, once started
 CHUNK = 500
+SEED_CHUNK = 10_000_000  # ledger entries seeded per statement (seed_in_warehouse)
 # column → BigCommerce field; the match column (email) first, as hashed_columns orders them.
 MAPPED = {
     "email": "email",
@@ -393,26 +394,45 @@ def seed_in_warehouse(project_dir: Path, path: Path, url: str, rows: int) -> Non
     columns = [(name, types[name]) for name in hashed_columns(sync)]
     key = render(pk_text("customer_key", types["customer_key"], table="q"), "postgres")
     digest = render(row_hash(columns, mapping_text(sync), table="q"), "postgres")
-    csv = path.with_suffix(".csv")
+    parts: list[Path] = []  # CSV files of SEED_CHUNK rows each (the last one fewer)
     with psycopg.connect(url, autocommit=True) as conn, conn.cursor() as cursor:
         for name, value in PINNED.items():
             cursor.execute(f"SET {name} = '{value}'".encode())
         copy = f"COPY (SELECT {key}, {digest} FROM customers AS q) TO STDOUT (FORMAT csv)"
-        with cursor.copy(copy.encode()) as stream, csv.open("wb") as out:
+        with cursor.copy(copy.encode()) as stream:
+            lines, out = 0, None
             for chunk in stream:
-                out.write(chunk)
+                data = bytes(chunk)
+                if out is not None and lines >= SEED_CHUNK and b"\n" in data:
+                    cut = data.rfind(b"\n") + 1  # a row's end: the rest begins the next part
+                    out.write(data[:cut])
+                    out.close()
+                    data, out = data[cut:], None
+                if out is None:
+                    parts.append(path.with_name(f"{path.stem}-{len(parts)}.csv"))
+                    out, lines = parts[-1].open("wb"), 0
+                out.write(data)
+                lines += data.count(b"\n")
+            if out is not None:
+                out.close()
     path.unlink(missing_ok=True)
     with Snapshot(path) as snapshot:
-        snapshot.connection.execute(
-            f"""
-            INSERT INTO snapshot (pk, row_hash, dest_id, status, attempts, updated_at, pk_int)
-            SELECT pk, row_hash, pk, 'synced', 0, now(), {PK_INT}
-            FROM read_csv('{csv}', header = false,
-                          columns = {{'pk': 'VARCHAR', 'row_hash': 'VARCHAR'}})
-            """
-        )
+        # A part at a time, each checkpointed: the key index of 100M entries does not fit the
+        # snapshot's memory limit when built in one statement (DuckDB builds it in memory),
+        # but does when it grows part by part, as it would run by run.
+        for part in parts:
+            snapshot.connection.execute(
+                f"""
+                INSERT INTO snapshot (pk, row_hash, dest_id, status, attempts, updated_at,
+                                      pk_int)
+                SELECT pk, row_hash, pk, 'synced', 0, now(), {PK_INT}
+                FROM read_csv('{part}', header = false,
+                              columns = {{'pk': 'VARCHAR', 'row_hash': 'VARCHAR'}})
+                """
+            )
+            snapshot.connection.execute("CHECKPOINT")
+            part.unlink()
         held = snapshot.connection.execute("SELECT count(*) FROM snapshot").fetchone()
-    csv.unlink()
     if not held or held[0] != rows:
         raise RuntimeError(f"seeded {held} ledger entries, expected {rows:,}")
 
