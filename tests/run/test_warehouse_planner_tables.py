@@ -131,3 +131,28 @@ def test_a_sync_s_planner_wins_over_the_project_s(
     (tmp_path / "bcsync.yml").write_text("planner_schema: 'a; drop'\n" + VALID)
     with pytest.raises(ConfigError, match="planner_schema"):
         load_config(tmp_path / "bcsync.yml")
+
+
+def test_a_ledger_many_times_the_plans_memory_budget_rebuilds_the_table(tmp_path: Path) -> None:
+    """The rebuild streams the ledger out under the plan's memory budget (its floor, before
+    the diff): a ledger of 100M entries once failed it, sorting under 96 MiB. Here 2M entries
+    (about 90 MB) under 16 MB."""
+    from bcsync.run.planner.warehouse.planner import bootstrap
+
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    session = open_session("duckdb:///w.duckdb", tmp_path)
+    with Snapshot(tmp_path / "s.duckdb", keeps_warehouse_token=True) as snapshot:
+        snapshot.connection.execute(
+            """INSERT INTO snapshot (pk, row_hash, dest_id, status, updated_at)
+               SELECT i::VARCHAR, md5(i::VARCHAR), i::VARCHAR, 'synced', now()
+               FROM range(2000000) r(i)"""
+        )
+        snapshot.connection.execute("SET memory_limit = '16MB'")
+        snapshot.connection.execute("SET threads = 1")
+        tables = PlannerTables(session, "bcsync_planner", "my sync")
+        bootstrap(tables, snapshot, lambda staging: None)
+        assert tables.count() == 2_000_000
+        assert snapshot.warehouse_token() == tables.token() is not None
+        found = session.query(f"SELECT row_hash FROM {tables.name()} WHERE pk = '1999999'")
+        assert found == [(snapshot.connection.sql("SELECT md5('1999999')").fetchall()[0][0],)]
+    session.close()
