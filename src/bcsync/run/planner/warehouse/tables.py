@@ -103,8 +103,8 @@ class PlannerTables:
         leaves tokens that differ and the next run bootstraps again."""
         statements, session = self.statements, self.session
         token = new_token()
-        staging = f"bcsync_staging_{uuid.uuid4().hex[:12]}"
-        fill = rebuild(staging)
+        staging = _staging_name()
+        fill = rebuild(staging)  # built before the first write
         with self.named_in_full():
             self._ensure_schema()
             self._check_ours()
@@ -112,23 +112,35 @@ class PlannerTables:
                 session.execute(statements.delete_token())
             session.execute(statements.drop_table())
             session.execute(statements.create_table())
-            into = self.name() if fill is None else self.sql(statements.staging(staging))
-            if fill is not None:
-                session.execute(statements.create_staging(staging))
-            try:
-                batches = hashes.to_batches(BATCH_ROWS) if isinstance(hashes, pa.Table) else hashes
-                for batch in batches:
-                    table = pa.Table.from_batches([batch])
-                    if fill is not None:  # the staging table's columns
-                        table = table.append_column("keep", pa.nulls(len(table), pa.bool_()))
-                    session.upload(into, table)
-                if fill is not None:
+            if fill is None:
+                self._upload(self.name(), hashes)
+            else:
+                with self._staged(staging):
+                    self._upload(self.sql(statements.staging(staging)), hashes, keep=True)
                     session.execute(fill)
-            finally:
-                if fill is not None:
-                    session.execute(statements.drop_staging(staging))
             session.execute(statements.insert_token(token))
         return token
+
+    def _upload(
+        self, into: str, hashes: pa.Table | pa.RecordBatchReader, *, keep: bool = False
+    ) -> None:
+        """Upload ``hashes`` into the table ``into``, batch by batch (``keep``: with the
+        staging table's ``keep`` column, NULL)."""
+        batches = hashes.to_batches(BATCH_ROWS) if isinstance(hashes, pa.Table) else hashes
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            if keep:
+                table = table.append_column("keep", pa.nulls(len(table), pa.bool_()))
+            self.session.upload(into, table)
+
+    @contextlib.contextmanager
+    def _staged(self, staging: str) -> Iterator[None]:
+        """The staging table ``staging`` for the block, dropped after it whatever happens."""
+        self.session.execute(self.statements.create_staging(staging))
+        try:
+            yield
+        finally:
+            self.session.execute(self.statements.drop_staging(staging))
 
     def rotate(self) -> str:
         """Give the sync's table a new token and return it (a run, once its keys are dirty).
@@ -173,17 +185,14 @@ class PlannerTables:
 
     def _with_staging(self, batch: pa.Table, write: Callable[[str, pa.Table], None]) -> None:
         """``write`` (staging table name, batch) in one transaction, ``batch`` staged."""
-        staging = f"bcsync_staging_{uuid.uuid4().hex[:12]}"
-        statements, session = self.statements, self.session
-        session.execute(statements.create_staging(staging))
-        try:
-            session.upload(
-                self.sql(statements.staging(staging)), batch.select(["pk", "row_hash", "keep"])
+        staging = _staging_name()
+        with self._staged(staging):
+            self.session.upload(
+                self.sql(self.statements.staging(staging)),
+                batch.select(["pk", "row_hash", "keep"]),
             )
-            with session.transaction():
+            with self.session.transaction():
                 write(staging, batch)
-        finally:
-            session.execute(statements.drop_staging(staging))
 
     def _replace_batch(self, batch: pa.Table) -> None:
         self._with_staging(batch, self._replace_staged)
@@ -258,3 +267,8 @@ def current(token: str | None) -> bool:
 def _ident(name: str) -> str:
     """A name as ``bcsync.warehouse.postgres_writes`` writes it in its GRANT statements."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _staging_name() -> str:
+    """A staging table's name, new each time (two runs' staging tables never meet)."""
+    return f"bcsync_staging_{uuid.uuid4().hex[:12]}"
