@@ -156,3 +156,19 @@ def test_a_ledger_many_times_the_plans_memory_budget_rebuilds_the_table(tmp_path
         found = session.query(f"SELECT row_hash FROM {tables.name()} WHERE pk = '1999999'")
         assert found == [(snapshot.connection.sql("SELECT md5('1999999')").fetchall()[0][0],)]
     session.close()
+
+
+def test_a_rebuild_leaves_the_postgresql_table_vacuumed_and_analysed(postgres_url: str) -> None:
+    """Its first diff then reads rows already marked committed, with statistics to plan by."""
+    session = open_session(postgres_url)
+    try:
+        tables = PlannerTables(session, "bcsync_planner", "settled sync")
+        tables.bootstrap(hashes({str(i): f"h{i}" for i in range(1000)}), lambda staging: None)
+        counts = session.query(
+            "SELECT vacuum_count, analyze_count, n_live_tup FROM pg_stat_user_tables"
+            " WHERE schemaname = 'bcsync_planner' AND relname = 'settled sync'"
+        )
+        assert counts == [(1, 1, 1000)]
+        tables.drop()
+    finally:
+        session.close()

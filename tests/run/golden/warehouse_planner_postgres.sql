@@ -45,6 +45,9 @@ INSERT INTO "bcsync_planner"."vip customers" (pk, row_hash) SELECT s.pk, CASE WH
 -- drop the staging table
 DROP TABLE IF EXISTS bcsync_staging_0123456789ab;
 
+-- settle the filled table (its rows marked committed, its statistics)
+VACUUM (ANALYZE) "bcsync_planner"."vip customers";
+
 -- the sync's new token
 INSERT INTO "bcsync_planner"."bcsync_tokens" (sync, token) VALUES ('vip customers', 'bcsync-quick-2:0123456789abcdef0123456789abcdef');
 

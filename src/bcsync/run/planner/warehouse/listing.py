@@ -111,6 +111,11 @@ def planner_statements(
             if rebuild
             else [("(the ledger's keys and hashes are uploaded into it)", "")]
         ),
+        *(
+            [("settle the filled table (its rows marked committed, its statistics)", settle)]
+            if (settle := sql.settle_table())
+            else []
+        ),
         ("the sync's new token", sql.insert_token(TOKEN)),
         # the diff
         ("the model's columns", model_select(model, sync=sync, dialect=dialect, limit=0)),

@@ -118,6 +118,8 @@ class PlannerTables:
                 with self._staged(staging):
                     self._upload(self.sql(statements.staging(staging)), hashes, keep=True)
                     session.execute(fill)
+            if (settle := statements.settle_table()) is not None:
+                session.execute(settle)
             session.execute(statements.insert_token(token))
         return token
 
